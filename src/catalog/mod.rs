@@ -1,0 +1,319 @@
+//! Turns names and URLs into Delta tables and object stores.
+//!
+//! - [`Warehouse`]: the embedded default catalog, a folder (local or on object storage) whose
+//!   `<schema>/<table>` Delta folders are tables `schema.table` without registration, plus the
+//!   external tables registered with `CREATE EXTERNAL TABLE`, kept in `_lakeshell/tables.json`
+//!   inside the warehouse.
+//! - [`provider`]: the DataFusion catalog, schema and URL-table providers over it.
+//! - [`stores`]: object stores built on demand for any URL a query names.
+//! - [`options`]: storage options and credentials.
+
+pub mod options;
+pub mod provider;
+pub mod registry;
+pub mod stores;
+
+use std::sync::Arc;
+
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::ObjectStore;
+use url::Url;
+
+use crate::error::{LakeError, Result};
+pub use options::StorageOptions;
+pub use registry::Registration;
+
+/// The schema an unqualified name means.
+pub const DEFAULT_SCHEMA: &str = "default";
+/// The catalog name lakeshell registers with DataFusion.
+pub const CATALOG: &str = "lakeshell";
+/// Folder inside the warehouse for lakeshell's own files (never a schema).
+pub const META_DIR: &str = "_lakeshell";
+/// Schema names that address a table by path: ``delta.`s3://b/t` ``.
+pub const PATH_SCHEMAS: [&str; 1] = ["delta"];
+
+/// Parses a location as the user wrote it: a URL with a scheme, or a local path (relative to the
+/// working directory). Local paths become `file://` URLs.
+pub fn parse_location(location: &str) -> Result<Url> {
+    let loc = location.trim();
+    if loc.is_empty() {
+        return Err(LakeError::Usage("empty location".into()));
+    }
+    if let Some((scheme, _)) = loc.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        let known = ["file", "s3", "s3a", "az", "azure", "abfs", "abfss", "adl", "gs", "memory", "http", "https"];
+        if !known.contains(&scheme.as_str()) {
+            return Err(LakeError::Usage(format!("unknown storage scheme {scheme}:// in {loc}")));
+        }
+        return Url::parse(loc).map_err(|e| LakeError::Usage(format!("bad location {loc}: {e}")));
+    }
+    let path = std::path::Path::new(loc);
+    let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir()?.join(path) };
+    let abs = normalise_path(&abs);
+    Url::from_file_path(&abs).map_err(|_| LakeError::Usage(format!("bad path {loc}")))
+}
+
+fn normalise_path(p: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A URL as shown to users: no credentials in user-info or query string (SAS tokens).
+pub fn display_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.set_query(None);
+    let s = u.to_string();
+    match u.scheme() {
+        "file" => u.to_file_path().map(|p| p.display().to_string()).unwrap_or(s),
+        _ => s.trim_end_matches('/').to_string(),
+    }
+}
+
+/// `url` with a trailing slash, so joining a child keeps the last segment.
+pub fn as_dir(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.path().ends_with('/') {
+        u.set_path(&format!("{}/", u.path()));
+    }
+    u
+}
+
+/// The object store for a URL and the path of the URL inside it.
+pub fn open_store(url: &Url, options: &StorageOptions) -> Result<(Arc<dyn ObjectStore>, Path)> {
+    let store = stores::LakeStores::build(url, options)?;
+    let path = match url.scheme() {
+        "file" => Path::from_url_path(url.path()).map_err(|e| LakeError::Usage(e.to_string()))?,
+        _ => Path::from_url_path(url.path()).map_err(|e| LakeError::Usage(e.to_string()))?,
+    };
+    Ok((store, path))
+}
+
+/// True when `url` holds a Delta table (a `_delta_log/` with at least one file).
+pub async fn is_delta_table(url: &Url, options: &StorageOptions) -> Result<bool> {
+    let (store, path) = open_store(url, options)?;
+    let log = path.child("_delta_log");
+    let mut listing = store.list(Some(&log));
+    match listing.try_next().await {
+        Ok(Some(_)) => Ok(true),
+        Ok(None) => Ok(false),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Loads the Delta table at `url` (latest version).
+pub async fn open_delta(url: &Url, options: &StorageOptions) -> Result<DeltaTable> {
+    let table = DeltaTableBuilder::from_url(url.clone())?
+        .with_storage_options(options::for_store(options))
+        .load()
+        .await?;
+    Ok(table)
+}
+
+/// A table the catalog resolved: its display name, location and storage options.
+#[derive(Debug, Clone)]
+pub struct TableEntry {
+    /// `schema.table`, or the location for path-addressed tables.
+    pub name: String,
+    /// Where the Delta table lives.
+    pub url: Url,
+    /// Storage options for that location.
+    pub options: StorageOptions,
+    /// Registered with CREATE EXTERNAL TABLE (rather than found in the warehouse).
+    pub external: bool,
+}
+
+/// The embedded default warehouse.
+#[derive(Debug)]
+pub struct Warehouse {
+    root: Url,
+    options: StorageOptions,
+    registry: registry::Registry,
+}
+
+impl Warehouse {
+    /// A warehouse at `root` (a folder URL), using `options` for its storage.
+    pub fn new(root: Url, options: StorageOptions) -> Self {
+        let root = as_dir(&root);
+        let registry = registry::Registry::new(root.join(&format!("{META_DIR}/tables.json")).unwrap_or_else(|_| root.clone()));
+        Warehouse { root, options, registry }
+    }
+
+    /// The warehouse folder.
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// The storage options in force (environment, config file, flags).
+    pub fn options(&self) -> &StorageOptions {
+        &self.options
+    }
+
+    /// Where `schema.table` lives when it is a warehouse (managed) table.
+    pub fn table_url(&self, schema: &str, table: &str) -> Result<Url> {
+        check_name(schema)?;
+        check_name(table)?;
+        self.root
+            .join(&format!("{schema}/{table}"))
+            .map_err(|e| LakeError::Usage(format!("bad table name {schema}.{table}: {e}")))
+    }
+
+    /// Splits a possibly qualified name into (schema, table), lower-cased as SQL identifiers are.
+    pub fn split_name(name: &str) -> Result<(String, String)> {
+        let parts: Vec<&str> = name.split('.').collect();
+        match parts.as_slice() {
+            [t] => Ok((DEFAULT_SCHEMA.into(), t.to_string())),
+            [s, t] => Ok((s.to_string(), t.to_string())),
+            [c, s, t] if c.eq_ignore_ascii_case(CATALOG) => Ok((s.to_string(), t.to_string())),
+            _ => Err(LakeError::Usage(format!("bad table name {name}: use schema.table"))),
+        }
+    }
+
+    /// Resolves `schema.table`: a registration first, then a Delta folder in the warehouse.
+    pub async fn resolve(&self, schema: &str, table: &str) -> Result<Option<TableEntry>> {
+        let name = format!("{schema}.{table}");
+        if let Some(reg) = self.registry.get(&self.options, &name).await? {
+            let url = parse_location(&reg.location)?;
+            let options = reg.resolved_options(&self.options)?;
+            return Ok(Some(TableEntry { name, url, options, external: true }));
+        }
+        if check_name(schema).is_err() || check_name(table).is_err() {
+            return Ok(None);
+        }
+        let url = self.table_url(schema, table)?;
+        if is_delta_table(&url, &self.options).await? {
+            return Ok(Some(TableEntry { name, url, options: self.options.clone(), external: false }));
+        }
+        Ok(None)
+    }
+
+    /// The entry a write to `schema.table` goes to, whether or not the table exists yet.
+    pub async fn resolve_for_write(&self, schema: &str, table: &str) -> Result<TableEntry> {
+        if let Some(entry) = self.resolve(schema, table).await? {
+            return Ok(entry);
+        }
+        Ok(TableEntry {
+            name: format!("{schema}.{table}"),
+            url: self.table_url(schema, table)?,
+            options: self.options.clone(),
+            external: false,
+        })
+    }
+
+    /// Schema names: folders of the warehouse and schemas of registrations, with `default`.
+    pub async fn schemas(&self) -> Result<Vec<String>> {
+        let mut names = self.list_dirs(&self.root).await?;
+        for reg in self.registry.all(&self.options).await? {
+            if let Ok((s, _)) = Self::split_name(&reg.name) {
+                names.push(s);
+            }
+        }
+        names.push(DEFAULT_SCHEMA.into());
+        names.retain(|n| !n.starts_with('_') && !n.starts_with('.'));
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// All tables of one schema, sorted, as entries.
+    pub async fn tables(&self, schema: &str) -> Result<Vec<TableEntry>> {
+        let mut out = Vec::new();
+        if check_name(schema).is_ok() {
+            let dir = as_dir(&self.table_url(schema, "x")?.join(".").map_err(|e| LakeError::Usage(e.to_string()))?);
+            for t in self.list_dirs(&dir).await? {
+                let url = self.table_url(schema, &t)?;
+                if is_delta_table(&url, &self.options).await? {
+                    out.push(TableEntry { name: format!("{schema}.{t}"), url, options: self.options.clone(), external: false });
+                }
+            }
+        }
+        for reg in self.registry.all(&self.options).await? {
+            let (s, _) = Self::split_name(&reg.name)?;
+            if s == schema {
+                let url = parse_location(&reg.location)?;
+                out.retain(|e| e.name != reg.name);
+                out.push(TableEntry { name: reg.name.clone(), url, options: reg.resolved_options(&self.options)?, external: true });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn list_dirs(&self, dir: &Url) -> Result<Vec<String>> {
+        let (store, path) = open_store(dir, &self.options)?;
+        match store.list_with_delimiter(Some(&path)).await {
+            Ok(listing) => Ok(listing
+                .common_prefixes
+                .iter()
+                .filter_map(|p| p.filename().map(|s| s.to_string()))
+                .collect()),
+            Err(object_store::Error::NotFound { .. }) => Ok(vec![]),
+            Err(e) => Err(LakeError::from(e).on_table(display_url(dir))),
+        }
+    }
+
+    /// Records an external table. Secret option values are stored only as `${VAR}` references.
+    pub async fn register(&self, reg: Registration, replace: bool) -> Result<Vec<String>> {
+        self.registry.add(&self.options, reg, replace).await
+    }
+
+    /// Forgets an external table; true when one was registered.
+    pub async fn unregister(&self, name: &str) -> Result<bool> {
+        self.registry.remove(&self.options, name).await
+    }
+}
+
+/// Table and schema names become folder names: keep them to what is safe in a path.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('_')
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(LakeError::Usage(format!(
+            "bad name {name:?}: schema and table names are letters, digits, _ and -"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(parse_location("s3://b/p").unwrap().as_str(), "s3://b/p");
+        assert_eq!(parse_location("/tmp/x/../y").unwrap().as_str(), "file:///tmp/y");
+        assert!(parse_location("ftp://x").is_err());
+    }
+
+    #[test]
+    fn display_hides_credentials() {
+        let u = Url::parse("az://acct/c/t?sv=1&sig=secret").unwrap();
+        assert_eq!(display_url(&u), "az://acct/c/t");
+    }
+
+    #[test]
+    fn names_split_into_schema_and_table() {
+        assert_eq!(Warehouse::split_name("t").unwrap(), ("default".into(), "t".into()));
+        assert_eq!(Warehouse::split_name("s.t").unwrap(), ("s".into(), "t".into()));
+        assert_eq!(Warehouse::split_name("lakeshell.s.t").unwrap(), ("s".into(), "t".into()));
+        assert!(check_name("../etc").is_err());
+    }
+}

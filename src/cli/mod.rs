@@ -1,0 +1,198 @@
+//! Flags, resolved once into [`Settings`] that the rest of the program trusts, and the top-level
+//! dispatch: the REPL, `-c`, `run FILE...`, or SQL piped on stdin.
+
+pub mod config;
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::catalog::{self, options, StorageOptions, Warehouse};
+use crate::engine::Engine;
+use crate::error::{LakeError, Result};
+use crate::output::{self, Format, PrintOptions};
+use crate::shell::{Next, Shell};
+use crate::sql::vars::Vars;
+
+/// lakeshell: SQL for Delta Lake tables on local disk and object storage.
+#[derive(Debug, Parser)]
+#[command(name = "lakeshell", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  lakeshell                                   start the REPL on ./lakehouse\n  lakeshell run sql/quickstart                run every .sql file of a folder, in name order\n  lakeshell -c \"SELECT * FROM 'data.csv'\"     run one statement\n  echo 'SELECT 1;' | lakeshell --format csv   run SQL from stdin")]
+pub struct Cli {
+    /// Warehouse folder or URL (s3://, az://, abfss://, gs://); default ./lakehouse
+    #[arg(long, short = 'w', env = "LAKESHELL_WAREHOUSE", global = true)]
+    pub warehouse: Option<String>,
+    /// Run this SQL (repeatable); exits when done
+    #[arg(long = "command", short = 'c', value_name = "SQL")]
+    pub commands: Vec<String>,
+    /// Set ${name} for statements (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE", global = true)]
+    pub vars: Vec<String>,
+    /// Storage option for object stores (repeatable), e.g. aws_region=us-east-1
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", global = true)]
+    pub storage_options: Vec<String>,
+    /// Output format: table, csv, tsv, json, ndjson, markdown
+    #[arg(long, short = 'f', global = true)]
+    pub format: Option<String>,
+    /// Print results only: no messages, footers, write metrics or progress
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Keep going after a failed statement (the exit code is still 1)
+    #[arg(long, global = true)]
+    pub continue_on_error: bool,
+    /// Rows shown before a table is cut (0 = all)
+    #[arg(long, global = true)]
+    pub max_rows: Option<usize>,
+    /// Config file (default ~/.config/lakeshell/config.toml)
+    #[arg(long, env = "LAKESHELL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// REPL history file (default ~/.lakeshell_history)
+    #[arg(long, env = "LAKESHELL_HISTORY", global = true)]
+    pub history_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run SQL script files in order (a folder runs its .sql files in name order); stops at the
+    /// first failure with file:line and exit code 1
+    Run {
+        /// Script files or folders
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Flags, config file and environment resolved into one value.
+#[derive(Debug)]
+pub struct Settings {
+    pub warehouse: url::Url,
+    pub storage: StorageOptions,
+    pub vars: HashMap<String, String>,
+    pub print: PrintOptions,
+    pub continue_on_error: bool,
+    pub history_file: Option<PathBuf>,
+}
+
+fn pairs(items: &[String], flag: &str) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| LakeError::Usage(format!("{flag} takes NAME=VALUE, got {s:?}")))
+        })
+        .collect()
+}
+
+impl Settings {
+    /// Resolves flags over the config file over defaults.
+    pub fn resolve(cli: &Cli, interactive: bool) -> Result<Settings> {
+        let cfg = config::Config::load(cli.config.as_deref())?;
+        let warehouse = cli.warehouse.clone().or(cfg.warehouse.clone()).unwrap_or_else(|| "lakehouse".into());
+        let warehouse = catalog::parse_location(&warehouse).map_err(|e| LakeError::Usage(format!("--warehouse: {e}")))?;
+        let env = options::from_env();
+        let storage = options::merged(&options::merged(&env, cfg.storage.clone()), pairs(&cli.storage_options, "--storage-option")?);
+        let format = match cli.format.as_deref().or(cfg.format.as_deref()) {
+            Some(f) => f.parse::<Format>()?,
+            None => Format::Table,
+        };
+        let max_rows = match cli.max_rows.or(cfg.max_rows) {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None if interactive => Some(40),
+            None => None,
+        };
+        Ok(Settings {
+            warehouse,
+            storage,
+            vars: pairs(&cli.vars, "--var")?.into_iter().collect(),
+            print: PrintOptions { format, max_rows, timing: interactive, quiet: cli.quiet },
+            continue_on_error: cli.continue_on_error,
+            history_file: cli.history_file.clone().or(cfg.history_file),
+        })
+    }
+}
+
+/// Runs lakeshell and returns the process exit code: 0 ok, 1 a statement failed, 2 usage or
+/// unreadable input.
+pub async fn run(cli: Cli) -> i32 {
+    match run_inner(cli).await {
+        Ok(code) => code,
+        Err(LakeError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            output::print_error(&mut std::io::stderr(), &e);
+            e.exit_code()
+        }
+    }
+}
+
+async fn run_inner(cli: Cli) -> Result<i32> {
+    let stdin_tty = std::io::stdin().is_terminal();
+    let interactive = cli.commands.is_empty() && cli.command.is_none() && stdin_tty;
+    let settings = Settings::resolve(&cli, interactive)?;
+    let warehouse = Warehouse::new(settings.warehouse.clone(), settings.storage.clone());
+    let engine = Engine::new(warehouse, Vars::new(settings.vars.clone()))?;
+    let mut shell = Shell::new(engine, settings.print.clone(), true);
+
+    if interactive {
+        return crate::repl::run(shell, settings.history_file.clone()).await;
+    }
+    let mut failures = 0usize;
+    let mut run = |r: Result<(Next, usize)>| -> Result<bool> {
+        let (next, failed) = r?;
+        failures += failed;
+        Ok(next == Next::Quit)
+    };
+    for (i, sql) in cli.commands.iter().enumerate() {
+        let source = if cli.commands.len() == 1 { "-c".to_string() } else { format!("-c #{}", i + 1) };
+        if run(shell.run_text(&source, sql, settings.continue_on_error).await)? {
+            return Ok(exit(failures));
+        }
+    }
+    if let Some(Command::Run { files }) = &cli.command {
+        for file in expand(files)? {
+            if run(shell.run_file(&file, settings.continue_on_error).await)? {
+                return Ok(exit(failures));
+            }
+        }
+    }
+    if cli.commands.is_empty() && cli.command.is_none() {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| LakeError::Usage(format!("cannot read stdin: {e}")))?;
+        run(shell.run_text("<stdin>", &text, settings.continue_on_error).await)?;
+    }
+    Ok(exit(failures))
+}
+
+fn exit(failures: usize) -> i32 {
+    if failures > 0 { 1 } else { 0 }
+}
+
+/// Folders expand to their `.sql` files in name order.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| LakeError::Usage(format!("cannot read {}: {e}", p.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "sql"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(LakeError::Usage(format!("{} holds no .sql files", p.display())));
+            }
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(LakeError::Usage(format!("cannot read {}: no such file", p.display())));
+        }
+    }
+    Ok(out)
+}

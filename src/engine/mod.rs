@@ -1,0 +1,403 @@
+//! The only place statements execute. A statement comes in as text, is substituted, parsed with
+//! lakeshell's dialect and dispatched; the result goes back as data ([`Outcome`]) for `output/`
+//! to render. The dispatch `match` in [`Engine::execute`] is the map of what lakeshell does.
+
+mod inspect;
+pub mod progress;
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{CatalogProvider, DynamicFileCatalog, UrlTableFactory};
+use datafusion::datasource::dynamic_file::DynamicListTableFactory;
+use datafusion::execution::context::{SessionContext, SessionState};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::physical_plan::execute_stream;
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement as SQLStatement};
+use datafusion::sql::TableReference;
+use futures::StreamExt;
+
+pub use inspect::TableSummary;
+pub use progress::{Progress, ProgressSnapshot};
+
+use crate::catalog::provider::{LakeUrlTables, WarehouseCatalog};
+use crate::catalog::stores::LakeStores;
+use crate::catalog::{self, parse_location, Registration, TableEntry, Warehouse, CATALOG, DEFAULT_SCHEMA};
+use crate::delta::write::{write, WriteMode, WriteRequest};
+use crate::delta::WriteMetrics;
+use crate::error::{LakeError, Result};
+use crate::sql::{parse_statement, vars::Vars, CreateTableStatement, LakeStatement};
+
+/// What a statement produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Rows of a query (the first `kept` of `total_rows`).
+    Rows(Rows),
+    /// A write's metrics.
+    Write(WriteMetrics),
+    /// A statement that returns no rows, with a line for the user.
+    Message(String),
+}
+
+/// Query results kept for rendering.
+#[derive(Debug)]
+pub struct Rows {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// Rows the query returned, including those not kept.
+    pub total_rows: usize,
+}
+
+impl Rows {
+    /// Rows kept in `batches`.
+    pub fn kept(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// How to run one statement.
+#[derive(Debug, Default, Clone)]
+pub struct ExecOptions {
+    /// Keep at most this many result rows (the rest are counted). None keeps all.
+    pub keep_rows: Option<usize>,
+    /// Where to publish live figures.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// A lakeshell session: DataFusion with the warehouse catalog, path-addressed tables and object
+/// stores for any URL.
+pub struct Engine {
+    ctx: SessionContext,
+    warehouse: Arc<Warehouse>,
+    catalog: Arc<WarehouseCatalog>,
+    vars: Vars,
+}
+
+impl Engine {
+    /// A session over `warehouse`, substituting `vars` into statements.
+    pub fn new(warehouse: Warehouse, vars: Vars) -> Result<Self> {
+        let warehouse = Arc::new(warehouse);
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema(CATALOG, DEFAULT_SCHEMA)
+            .with_create_default_catalog_and_schema(false);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(LakeStores::new(warehouse.options().clone())))
+            .build_arc()?;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let catalog = Arc::new(WarehouseCatalog::new(Arc::clone(&warehouse)));
+        ctx.register_catalog(CATALOG, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
+
+        // Quoted paths in FROM: files by extension, or Delta folders.
+        let files = Arc::new(DynamicListTableFactory::default());
+        let factory = Arc::new(LakeUrlTables { warehouse: Arc::clone(&warehouse), files: Arc::clone(&files) });
+        let catalogs = Arc::new(DynamicFileCatalog::new(
+            Arc::clone(ctx.state().catalog_list()),
+            factory as Arc<dyn UrlTableFactory>,
+        ));
+        let session_id = ctx.session_id();
+        let ctx: SessionContext = ctx
+            .into_state_builder()
+            .with_session_id(session_id)
+            .with_catalog_list(catalogs)
+            .build()
+            .into();
+        files.session_store().with_state(ctx.state_weak_ref());
+        Ok(Engine { ctx, warehouse, catalog, vars })
+    }
+
+    /// The warehouse this session uses.
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    /// The DataFusion session (for tests and completion).
+    pub fn state(&self) -> SessionState {
+        self.ctx.state()
+    }
+
+    /// Runs one statement, written as `raw` (before `${var}` substitution).
+    pub async fn execute(&self, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
+        let sql = self.vars.substitute(raw)?;
+        let stmt = parse_statement(&sql)?;
+        match stmt {
+            LakeStatement::CreateTable(ct) => self.create_table(ct, raw, opts).await,
+            LakeStatement::DataFusion(df) => match *df {
+                DFStatement::CreateExternalTable(cet) if cet.file_type.eq_ignore_ascii_case("delta") => {
+                    self.register_external(cet, raw).await
+                }
+                DFStatement::Statement(s) => match *s {
+                    SQLStatement::Insert(_) => self.insert(DFStatement::Statement(s), raw, opts).await,
+                    SQLStatement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
+                        self.drop_tables(&names, if_exists).await
+                    }
+                    SQLStatement::CreateSchema { .. } => Ok(Outcome::Message(
+                        "schemas need no creating: a table written as schema.table makes its schema".into(),
+                    )),
+                    other => self.query(DFStatement::Statement(Box::new(other)), &sql, opts).await,
+                },
+                other => self.query(other, &sql, opts).await,
+            },
+        }
+    }
+
+    async fn plan(&self, stmt: DFStatement, sql: &str) -> Result<LogicalPlan> {
+        let lower = sql.to_ascii_lowercase();
+        if lower.contains("information_schema") || lower.trim_start().starts_with("show") {
+            self.catalog.refresh().await?;
+        }
+        self.state().statement_to_plan(stmt).await.map_err(|e| self.explain_error(e))
+    }
+
+    /// Turns DataFusion's "table 'lakeshell.default.x' not found" into our error that names the
+    /// table as the user wrote it and where it was looked for.
+    fn explain_error(&self, e: datafusion::error::DataFusionError) -> LakeError {
+        let msg = e.to_string();
+        if let Some(start) = msg.find("table '") {
+            let rest = &msg[start + 7..];
+            if let Some(end) = rest.find("' not found") {
+                let full = &rest[..end];
+                let name = full.strip_prefix(&format!("{CATALOG}.")).unwrap_or(full).to_string();
+                return LakeError::TableNotFound { name, looked_in: catalog::display_url(self.warehouse.root()) };
+            }
+        }
+        LakeError::from(e)
+    }
+
+    async fn query(&self, stmt: DFStatement, sql: &str, opts: &ExecOptions) -> Result<Outcome> {
+        let plan = self.plan(stmt, sql).await?;
+        match &plan {
+            LogicalPlan::Dml(DmlStatement { op: WriteOp::Update | WriteOp::Delete | WriteOp::MergeInto(_), .. }) => {
+                return Err(LakeError::Unsupported(
+                    "UPDATE, DELETE and MERGE on Delta tables are not available yet".into(),
+                ))
+            }
+            LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
+                let df = self.ctx.execute_logical_plan(plan).await?;
+                let batches = df.collect().await?;
+                let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
+                if rows == 0 {
+                    return Ok(Outcome::Message("OK".into()));
+                }
+                let schema = batches[0].schema();
+                return Ok(Outcome::Rows(Rows { schema, batches, total_rows: rows }));
+            }
+            _ => {}
+        }
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let physical = df.create_physical_plan().await?;
+        if let Some(p) = &opts.progress {
+            p.watch(Arc::clone(&physical));
+        }
+        let schema = physical.schema();
+        let mut stream = execute_stream(physical, self.ctx.task_ctx())?;
+        let limit = opts.keep_rows.unwrap_or(usize::MAX);
+        let mut batches = Vec::new();
+        let mut kept = 0usize;
+        let mut total = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            total += batch.num_rows();
+            if kept < limit {
+                let take = (limit - kept).min(batch.num_rows());
+                kept += take;
+                batches.push(if take == batch.num_rows() { batch } else { batch.slice(0, take) });
+            }
+        }
+        Ok(Outcome::Rows(Rows { schema, batches, total_rows: total }))
+    }
+
+    /// Resolves a table reference from a statement to a Delta table entry.
+    async fn resolve_reference(&self, reference: &TableReference, for_write: bool) -> Result<TableEntry> {
+        let schema = reference.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
+        let table = reference.table().to_string();
+        if catalog::PATH_SCHEMAS.contains(&schema.as_str()) {
+            let url = parse_location(&table)?;
+            return Ok(TableEntry { name: table, url, options: self.warehouse.options().clone(), external: true });
+        }
+        if for_write {
+            return self.warehouse.resolve_for_write(&schema, &table).await;
+        }
+        self.warehouse.resolve(&schema, &table).await?.ok_or_else(|| LakeError::TableNotFound {
+            name: format!("{schema}.{table}"),
+            looked_in: catalog::display_url(self.warehouse.root()),
+        })
+    }
+
+    fn object_reference(name: &ObjectName) -> Result<TableReference> {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| p.as_ident().map(|i| if i.quote_style.is_some() { i.value.clone() } else { i.value.to_ascii_lowercase() }).unwrap_or_default())
+            .collect();
+        match parts.as_slice() {
+            [t] => Ok(TableReference::bare(t.as_str())),
+            [s, t] => Ok(TableReference::partial(s.as_str(), t.as_str())),
+            [c, s, t] if c == CATALOG => Ok(TableReference::partial(s.as_str(), t.as_str())),
+            _ => Err(LakeError::Usage(format!("bad table name {name}: use schema.table"))),
+        }
+    }
+
+    async fn create_table(&self, ct: CreateTableStatement, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
+        let reference = Self::object_reference(&ct.name)?;
+        let mut target = self.resolve_reference(&reference, true).await?;
+        if let Some(loc) = &ct.location {
+            target.url = parse_location(loc)?;
+            target.external = true;
+        }
+        let exists = catalog::is_delta_table(&target.url, &target.options).await?;
+        if exists && ct.if_not_exists {
+            return Ok(Outcome::Message(format!("{} already exists; nothing written", target.name)));
+        }
+        if exists && !ct.or_replace {
+            return Err(LakeError::TableExists(target.name));
+        }
+        let Some(query) = ct.query.clone() else {
+            return Err(LakeError::Unsupported(
+                "CREATE TABLE with a column list and no AS SELECT is not available yet".into(),
+            ));
+        };
+        let plan = self
+            .state()
+            .statement_to_plan(DFStatement::Statement(Box::new(SQLStatement::Query(query))))
+            .await
+            .map_err(|e| self.explain_error(e))?;
+        let input = self.run_for_write(plan, opts).await?;
+        let (mode, operation) = if exists {
+            (WriteMode::Overwrite, "CREATE OR REPLACE TABLE AS SELECT")
+        } else {
+            (WriteMode::Create, "CREATE TABLE AS SELECT")
+        };
+        let req = WriteRequest {
+            target: &target,
+            mode,
+            partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
+            properties: ct.properties.clone(),
+            comment: ct.comment.clone(),
+            sql: Some(raw),
+            operation,
+        };
+        let metrics = write(&self.state(), input, req).await?;
+        if ct.location.is_some() {
+            let (schema, table) = (reference.schema().unwrap_or(DEFAULT_SCHEMA), reference.table());
+            let reg = Registration { name: format!("{schema}.{table}"), location: ct.location.clone().unwrap_or_default(), options: Default::default() };
+            self.warehouse.register(reg, true).await?;
+        }
+        Ok(Outcome::Write(metrics))
+    }
+
+    async fn run_for_write(&self, plan: LogicalPlan, opts: &ExecOptions) -> Result<datafusion::execution::SendableRecordBatchStream> {
+        let state = self.state();
+        let physical = state.create_physical_plan(&plan).await?;
+        if let Some(p) = &opts.progress {
+            p.watch(Arc::clone(&physical));
+        }
+        Ok(execute_stream(physical, self.ctx.task_ctx())?)
+    }
+
+    async fn insert(&self, stmt: DFStatement, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
+        let plan = self.plan(stmt, raw).await?;
+        let LogicalPlan::Dml(dml) = plan else {
+            return Err(LakeError::Unsupported("this INSERT form".into()));
+        };
+        let (mode, operation) = match &dml.op {
+            WriteOp::Insert(InsertOp::Append) => (WriteMode::Append, "INSERT"),
+            WriteOp::Insert(InsertOp::Overwrite) => (WriteMode::Overwrite, "INSERT OVERWRITE"),
+            other => return Err(LakeError::Unsupported(format!("{other} on Delta tables"))),
+        };
+        let target = self.resolve_reference(&dml.table_name, false).await?;
+        let input = self.run_for_write(dml.input.as_ref().clone(), opts).await?;
+        let req = WriteRequest { target: &target, mode, partition_by: vec![], properties: vec![], comment: None, sql: Some(raw), operation };
+        Ok(Outcome::Write(write(&self.state(), input, req).await?))
+    }
+
+    async fn register_external(&self, cet: datafusion::sql::parser::CreateExternalTable, raw: &str) -> Result<Outcome> {
+        let reference = Self::object_reference(&cet.name)?;
+        let schema = reference.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
+        let table = reference.table().to_string();
+        catalog::check_name(&schema)?;
+        catalog::check_name(&table)?;
+        let [location] = cet.locations.as_slice() else {
+            return Err(LakeError::Usage("a Delta table has exactly one LOCATION".into()));
+        };
+        // Options as written (before ${var} substitution), so references survive.
+        let raw_options = match parse_statement(raw) {
+            Ok(LakeStatement::DataFusion(df)) => match *df {
+                DFStatement::CreateExternalTable(c) => c.options,
+                _ => cet.options.clone(),
+            },
+            _ => cet.options.clone(),
+        };
+        let value = |v: &datafusion::sql::sqlparser::ast::Value| match v {
+            datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s)
+            | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let now: Vec<(String, String)> = cet.options.iter().map(|(k, v)| (k.clone(), value(v))).collect();
+        let url = parse_location(location)?;
+        let options = catalog::options::merged(self.warehouse.options(), now);
+        let name = format!("{schema}.{table}");
+        let entry = TableEntry { name: name.clone(), url: url.clone(), options, external: true };
+        let opened = catalog::open_delta(&entry.url, &entry.options).await.map_err(|e| e.on_table(catalog::display_url(&url)))?;
+        let reg = Registration {
+            name: name.clone(),
+            location: location.clone(),
+            options: raw_options.iter().map(|(k, v)| (catalog::options::normalise_key(k), value(v))).collect(),
+        };
+        let dropped = self.warehouse.register(reg, cet.or_replace || cet.if_not_exists).await?;
+        let mut msg = format!(
+            "registered {name} -> {} (version {})",
+            catalog::display_url(&url),
+            opened.version().unwrap_or(-1)
+        );
+        for key in dropped {
+            msg.push_str(&format!(
+                "\nnote: secret option {key} was used now but not stored; write it as '${{VAR}}' to keep a reference, or set it in the environment or config file"
+            ));
+        }
+        Ok(Outcome::Message(msg))
+    }
+
+    async fn drop_tables(&self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
+        let mut done = Vec::new();
+        for n in names {
+            let reference = Self::object_reference(n)?;
+            let schema = reference.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
+            let table = reference.table().to_string();
+            match self.warehouse.resolve(&schema, &table).await? {
+                None if if_exists => {}
+                None => {
+                    return Err(LakeError::TableNotFound {
+                        name: format!("{schema}.{table}"),
+                        looked_in: catalog::display_url(self.warehouse.root()),
+                    })
+                }
+                Some(entry) if entry.external => {
+                    self.warehouse.unregister(&entry.name).await?;
+                    done.push(format!("unregistered {} (its files are kept)", entry.name));
+                }
+                Some(entry) => {
+                    inspect::delete_folder(&entry).await?;
+                    done.push(format!("dropped {} and deleted its files", entry.name));
+                }
+            }
+        }
+        Ok(Outcome::Message(if done.is_empty() { "nothing to drop".into() } else { done.join("\n") }))
+    }
+
+    /// Refreshes and returns schema -> table names.
+    pub async fn names(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        self.catalog.refresh().await
+    }
+}

@@ -1,0 +1,16 @@
+//! The `lakeshell` binary: parses flags and hands off to [`lakeshell::cli::run`].
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = lakeshell::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(lakeshell::cli::run(cli));
+    std::process::ExitCode::from(code as u8)
+}

@@ -1,0 +1,114 @@
+//! Backslash meta commands, one enum. Parsed here; [`crate::shell::Shell`] carries them out.
+
+use std::path::PathBuf;
+
+use crate::error::{LakeError, Result};
+use crate::output::Format;
+
+/// A meta command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Meta {
+    /// `\?` or `\h`: help.
+    Help,
+    /// `\q`: quit.
+    Quit,
+    /// `\dt [pattern]`: tables with kind, version and location.
+    ListTables(Option<String>),
+    /// `\d table`: columns, types, partition columns.
+    Describe(String),
+    /// `\timing [on|off]`: show elapsed time under results (no argument toggles).
+    Timing(Option<bool>),
+    /// `\format NAME`: output format.
+    Format(Format),
+    /// `\maxrows N`: rows shown before a result is cut (0 = all).
+    MaxRows(usize),
+    /// `\i FILE`: run a script file.
+    Include(PathBuf),
+    /// `\o [FILE]`: send results to FILE, or back to the terminal.
+    Output(Option<PathBuf>),
+}
+
+/// Every meta command with its one-line help, for `\?` and completion.
+pub const COMMANDS: [(&str, &str); 10] = [
+    ("\\?", "show this help"),
+    ("\\q", "quit (Ctrl-D works too)"),
+    ("\\dt", "[PATTERN]  list tables: name, kind, current version, location"),
+    ("\\d", "TABLE  describe a table: columns, types, partition columns"),
+    ("\\timing", "[on|off]  show elapsed time under results"),
+    ("\\format", "table|csv|tsv|json|ndjson|markdown  set the output format"),
+    ("\\maxrows", "N  rows shown before a result is cut (0 shows all)"),
+    ("\\i", "FILE  run the statements in FILE"),
+    ("\\o", "[FILE]  send results to FILE; \\o alone sends them back here"),
+    ("\\h", "same as \\?"),
+];
+
+/// The help text for `\?`.
+pub fn help() -> String {
+    let mut s = String::from(
+        "SQL statements end with ';' and may span lines. Ctrl-C cancels a running statement; Ctrl-D exits.\n\
+         Tables: schema.table names folders of the warehouse; CREATE EXTERNAL TABLE name STORED AS DELTA\n\
+         LOCATION 'url' registers one elsewhere; delta.`url` and 'path/file.csv' read by path.\n\nMeta commands:\n",
+    );
+    for (cmd, text) in COMMANDS {
+        s.push_str(&format!("  {cmd:<9} {text}\n"));
+    }
+    s
+}
+
+impl Meta {
+    /// Parses a line starting with `\`.
+    pub fn parse(line: &str) -> Result<Meta> {
+        let line = line.trim().trim_end_matches(';').trim();
+        let (cmd, arg) = match line.split_once(char::is_whitespace) {
+            Some((c, a)) => (c, Some(a.trim()).filter(|a| !a.is_empty())),
+            None => (line, None),
+        };
+        let need = |what: &str| LakeError::Usage(format!("{cmd} needs {what}; \\? lists the meta commands"));
+        match cmd {
+            "\\?" | "\\h" | "\\help" => Ok(Meta::Help),
+            "\\q" | "\\quit" => Ok(Meta::Quit),
+            "\\dt" => Ok(Meta::ListTables(arg.map(str::to_string))),
+            "\\d" => arg.map(|a| Meta::Describe(a.to_string())).ok_or_else(|| need("a table name")),
+            "\\timing" => match arg.map(|a| a.to_ascii_lowercase()) {
+                None => Ok(Meta::Timing(None)),
+                Some(a) if a == "on" => Ok(Meta::Timing(Some(true))),
+                Some(a) if a == "off" => Ok(Meta::Timing(Some(false))),
+                Some(_) => Err(need("on or off")),
+            },
+            "\\format" => Ok(Meta::Format(arg.ok_or_else(|| need("a format"))?.parse()?)),
+            "\\maxrows" => arg
+                .and_then(|a| a.parse().ok())
+                .map(Meta::MaxRows)
+                .ok_or_else(|| need("a number")),
+            "\\i" => arg.map(|a| Meta::Include(PathBuf::from(a))).ok_or_else(|| need("a file")),
+            "\\o" => Ok(Meta::Output(arg.map(PathBuf::from))),
+            other => Err(LakeError::Usage(format!("unknown meta command {other}; \\? lists them"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(Meta::parse("\\?").unwrap(), Meta::Help);
+        assert_eq!(Meta::parse("\\q").unwrap(), Meta::Quit);
+        assert_eq!(Meta::parse("\\dt sales.*").unwrap(), Meta::ListTables(Some("sales.*".into())));
+        assert_eq!(Meta::parse("\\dt").unwrap(), Meta::ListTables(None));
+        assert_eq!(Meta::parse("\\d orders").unwrap(), Meta::Describe("orders".into()));
+        assert_eq!(Meta::parse("\\timing off").unwrap(), Meta::Timing(Some(false)));
+        assert_eq!(Meta::parse("\\format csv").unwrap(), Meta::Format(Format::Csv));
+        assert_eq!(Meta::parse("\\maxrows 5").unwrap(), Meta::MaxRows(5));
+        assert_eq!(Meta::parse("\\i a.sql").unwrap(), Meta::Include("a.sql".into()));
+        assert_eq!(Meta::parse("\\o").unwrap(), Meta::Output(None));
+    }
+
+    #[test]
+    fn bad_input_says_what_to_do() {
+        let e = Meta::parse("\\maxrows lots").unwrap_err().to_string();
+        assert!(e.contains("needs a number"), "{e}");
+        assert!(Meta::parse("\\zz").unwrap_err().to_string().contains("\\? lists them"));
+    }
+}

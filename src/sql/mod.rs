@@ -1,0 +1,144 @@
+//! lakeshell's SQL dialect. It wraps DataFusion's parser (`DFParser`): the first words of each
+//! statement decide whether it is one of ours, parsed here, or handed on to DataFusion.
+//!
+//! Statements of our own so far:
+//! - `CREATE [OR REPLACE] TABLE ...` (see [`create_table`]): always a Delta table.
+//!
+//! Everything else (queries, `INSERT`, `EXPLAIN`, `CREATE EXTERNAL TABLE`, `SET`, ...) is
+//! DataFusion's, and the engine decides which of those it routes to Delta.
+
+pub mod create_table;
+pub mod redact;
+pub mod split;
+pub mod vars;
+
+use std::fmt;
+
+use datafusion::sql::parser::{DFParser, DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+pub use create_table::CreateTableStatement;
+
+use crate::error::{LakeError, Result};
+
+/// One parsed statement of lakeshell's dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LakeStatement {
+    /// `CREATE TABLE`, written as a Delta table.
+    CreateTable(CreateTableStatement),
+    /// Anything DataFusion's parser understands.
+    DataFusion(Box<DFStatement>),
+}
+
+impl fmt::Display for LakeStatement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LakeStatement::CreateTable(s) => write!(f, "{s}"),
+            LakeStatement::DataFusion(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// Parses exactly one statement (a trailing `;` is allowed).
+pub fn parse_statement(sql: &str) -> Result<LakeStatement> {
+    let dialect = GenericDialect {};
+    let mut parser = DFParserBuilder::new(sql).with_dialect(&dialect).build().map_err(parse_err)?;
+    let stmt = parse_one(&mut parser).map_err(parse_err)?;
+    while parser.parser.consume_token(&Token::SemiColon) {}
+    let next = parser.parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(LakeError::Parse(format!(
+            "Expected: end of statement, found: {} at {}",
+            next.token, next.span.start
+        )));
+    }
+    Ok(stmt)
+}
+
+fn parse_one(df: &mut DFParser) -> std::result::Result<LakeStatement, datafusion::error::DataFusionError> {
+    let p = &df.parser;
+    let is = |n: usize, k: Keyword| matches!(p.peek_nth_token(n).token, Token::Word(ref w) if w.keyword == k);
+    if is(0, Keyword::CREATE) && (is(1, Keyword::TABLE) || (is(1, Keyword::OR) && is(2, Keyword::REPLACE) && is(3, Keyword::TABLE))) {
+        let parser = &mut df.parser;
+        parser.next_token(); // CREATE
+        let or_replace = parser.parse_keywords(&[Keyword::OR, Keyword::REPLACE]);
+        let stmt = create_table::parse(parser, or_replace).map_err(ParserError::from)?;
+        return Ok(LakeStatement::CreateTable(stmt));
+    }
+    Ok(LakeStatement::DataFusion(Box::new(df.parse_statement()?)))
+}
+
+fn parse_err(e: datafusion::error::DataFusionError) -> LakeError {
+    use datafusion::error::DataFusionError as D;
+    match e {
+        D::SQL(e, _) => LakeError::Parse(strip_sql_prefix(&e.to_string())),
+        D::Diagnostic(_, inner) => parse_err(*inner),
+        other => LakeError::Parse(strip_sql_prefix(&other.to_string())),
+    }
+}
+
+fn strip_sql_prefix(s: &str) -> String {
+    s.trim_start_matches("SQL error: ")
+        .trim_start_matches("ParserError(\"")
+        .trim_start_matches("sql parser error: ")
+        .trim_end_matches("\")")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(sql: &str) {
+        let first = parse_statement(sql).unwrap();
+        let printed = first.to_string();
+        let second = parse_statement(&printed).unwrap_or_else(|e| panic!("{printed}: {e}"));
+        assert_eq!(first, second, "printed as {printed}");
+    }
+
+    #[test]
+    fn create_table_as_round_trips() {
+        round_trip("CREATE TABLE s.t AS SELECT 1 AS a");
+        round_trip("create or replace table if not exists t using delta partitioned by (a, b) location 's3://b/t' comment 'orders' tblproperties ('delta.appendOnly' = 'true') as select 1 as a, 2 as b");
+        round_trip("CREATE TABLE t (id BIGINT NOT NULL, name STRING) PARTITIONED BY (name)");
+        round_trip("CREATE TABLE t AS (SELECT 1 AS a)");
+    }
+
+    #[test]
+    fn create_table_fields() {
+        let LakeStatement::CreateTable(s) =
+            parse_statement("CREATE OR REPLACE TABLE silver.orders PARTITIONED BY (day) AS SELECT * FROM x").unwrap()
+        else {
+            panic!("not ours")
+        };
+        assert!(s.or_replace && !s.if_not_exists);
+        assert_eq!(s.name.to_string(), "silver.orders");
+        assert_eq!(s.partitioned_by.len(), 1);
+        assert!(s.query.is_some());
+    }
+
+    #[test]
+    fn other_statements_go_to_datafusion_and_round_trip() {
+        for sql in [
+            "SELECT * FROM delta.`s3://bucket/path` WHERE a = 1",
+            "INSERT INTO t SELECT 1",
+            "CREATE EXTERNAL TABLE t STORED AS DELTA LOCATION 's3://b/t'",
+            "EXPLAIN ANALYZE SELECT 1",
+        ] {
+            assert!(matches!(parse_statement(sql).unwrap(), LakeStatement::DataFusion(_)), "{sql}");
+            round_trip(sql);
+        }
+    }
+
+    #[test]
+    fn errors_are_one_clean_line() {
+        let err = parse_statement("SELEC 1").unwrap_err().to_string();
+        assert!(err.starts_with("syntax error: "), "{err}");
+        assert!(!err.contains('\n'));
+        assert!(parse_statement("CREATE TABLE t USING parquet AS SELECT 1").is_err());
+        assert!(parse_statement("SELECT 1 SELECT 2").is_err());
+    }
+}

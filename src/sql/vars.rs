@@ -1,0 +1,68 @@
+//! `${name}` variables: values come from `--var name=value`, then the environment. An undefined
+//! variable is an error, never an empty string.
+
+use std::collections::HashMap;
+
+use crate::error::{LakeError, Result};
+
+/// Variables set with `--var`; the environment is consulted after them.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    values: HashMap<String, String>,
+}
+
+impl Vars {
+    /// Variables from `--var` pairs.
+    pub fn new(values: HashMap<String, String>) -> Self {
+        Vars { values }
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned().or_else(|| std::env::var(name).ok())
+    }
+
+    /// Replaces every `${name}` in `text`. `$$` and `$1` are left alone: only the braced form is a
+    /// variable.
+    pub fn substitute(&self, text: &str) -> Result<String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(pos) = rest.find("${") {
+            out.push_str(&rest[..pos]);
+            let after = &rest[pos + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(LakeError::Parse("unterminated ${ in statement".into()));
+            };
+            let name = &after[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(LakeError::Parse(format!("bad variable name ${{{name}}}")));
+            }
+            let value = self.lookup(name).ok_or_else(|| LakeError::UndefinedVariable(name.into()))?;
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_flags_before_environment() {
+        let vars = Vars::new(HashMap::from([("day".to_string(), "2024-01-02".to_string())]));
+        assert_eq!(vars.substitute("WHERE d = '${day}'").unwrap(), "WHERE d = '2024-01-02'");
+    }
+
+    #[test]
+    fn undefined_is_an_error_that_says_how_to_fix_it() {
+        let err = Vars::default().substitute("SELECT ${lakeshell_surely_unset}").unwrap_err();
+        assert!(err.to_string().contains("--var lakeshell_surely_unset=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn dollar_without_brace_is_left_alone() {
+        assert_eq!(Vars::default().substitute("SELECT $1, $$x$$").unwrap(), "SELECT $1, $$x$$");
+    }
+}

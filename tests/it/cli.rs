@@ -1,0 +1,233 @@
+//! The real binary: flags, exit codes, stderr lines, rendering, the REPL and progress.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use super::common::{lakeshell, run_ok, stderr, stdout};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn dash_c_renders_a_table_with_a_footer() {
+    let d = tmp();
+    let out = run_ok(lakeshell(d.path()).args(["-c", "SELECT 1 AS a, 'x' AS b, NULL AS c"]));
+    insta::assert_snapshot!(stdout(&out), @r"
+    ┌───┬───┬──────┐
+    │ a ┆ b ┆ c    │
+    ╞═══╪═══╪══════╡
+    │ 1 ┆ x ┆ NULL │
+    └───┴───┴──────┘
+    1 row
+    ");
+}
+
+#[test]
+fn formats_for_machines() {
+    let d = tmp();
+    let sql = "SELECT * FROM (VALUES (1, 'a,b'), (2, NULL)) t(n, s) ORDER BY n";
+    let csv = run_ok(lakeshell(d.path()).args(["--format", "csv", "-c", sql]));
+    assert_eq!(stdout(&csv), "n,s\n1,\"a,b\"\n2,\n");
+    let tsv = run_ok(lakeshell(d.path()).args(["-f", "tsv", "-c", sql]));
+    assert_eq!(stdout(&tsv), "n\ts\n1\ta,b\n2\t\n");
+    let json = run_ok(lakeshell(d.path()).args(["-f", "json", "-c", sql]));
+    assert_eq!(stdout(&json), "[{\"n\":1,\"s\":\"a,b\"},{\"n\":2}]\n");
+    let nd = run_ok(lakeshell(d.path()).args(["-f", "ndjson", "-c", sql]));
+    assert_eq!(stdout(&nd), "{\"n\":1,\"s\":\"a,b\"}\n{\"n\":2}\n");
+    let md = run_ok(lakeshell(d.path()).args(["-f", "markdown", "-c", sql]));
+    insta::assert_snapshot!(stdout(&md), @r"
+    | n | s    |
+    |---|------|
+    | 1 | a,b  |
+    | 2 | NULL |
+    2 rows
+    ");
+}
+
+#[test]
+fn max_rows_cuts_with_a_note() {
+    let d = tmp();
+    let out = run_ok(lakeshell(d.path()).args(["--max-rows", "2", "-c", "SELECT * FROM generate_series(1, 5)"]));
+    let text = stdout(&out);
+    assert!(text.contains("5 rows, 2 shown (\\maxrows N or \\maxrows 0 for all)"), "{text}");
+    assert_eq!(text.matches("│ ").count(), 3 * 1, "header and two rows: {text}");
+}
+
+#[test]
+fn first_failure_stops_the_script_with_file_and_line() {
+    let d = tmp();
+    let script = d.path().join("job.sql");
+    std::fs::write(&script, "SELECT 1;\n\n-- a comment; with a semicolon\nSELECT 'a;b'\n  AS s;\nSELECT * FROM missing_table;\nCREATE TABLE never AS SELECT 1 AS x;\n").unwrap();
+    let out = lakeshell(d.path()).args(["run", "job.sql"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: job.sql:6: SELECT * FROM missing_table;: table not found: default.missing_table (looked in "), "{err}");
+    assert!(!d.path().join("lakehouse/default/never").exists(), "statements after the failure must not run");
+}
+
+#[test]
+fn continue_on_error_runs_the_rest_and_still_exits_1() {
+    let d = tmp();
+    let out = lakeshell(d.path())
+        .args(["--continue-on-error", "-q", "-c", "SELECT nope; CREATE TABLE t AS SELECT 1 AS x; SELECT count(*) AS n FROM t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("-c:1: SELECT nope"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("│ 1 │"), "{}", stdout(&out));
+}
+
+#[test]
+fn exit_2_for_bad_flags_and_unreadable_scripts() {
+    let d = tmp();
+    let bad_flag = lakeshell(d.path()).args(["--no-such-flag"]).output().unwrap();
+    assert_eq!(bad_flag.status.code(), Some(2));
+    let missing = lakeshell(d.path()).args(["run", "nope.sql"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(stderr(&missing), "error: cannot read nope.sql: no such file\n");
+    let bad_format = lakeshell(d.path()).args(["--format", "xml", "-c", "SELECT 1"]).output().unwrap();
+    assert_eq!(bad_format.status.code(), Some(2));
+    assert!(stderr(&bad_format).contains("unknown format xml"));
+}
+
+#[test]
+fn variables_come_from_flags_and_environment() {
+    let d = tmp();
+    let out = run_ok(
+        lakeshell(d.path())
+            .env("LAKESHELL_TEST_REGION", "eu")
+            .args(["-f", "csv", "--var", "n=41", "-c", "SELECT ${n} + 1 AS answer, '${LAKESHELL_TEST_REGION}' AS region"]),
+    );
+    assert_eq!(stdout(&out), "answer,region\n42,eu\n");
+    let undefined = lakeshell(d.path()).args(["-c", "SELECT ${missing}"]).output().unwrap();
+    assert_eq!(undefined.status.code(), Some(1));
+    assert!(stderr(&undefined).contains("undefined variable ${missing}: pass --var missing=VALUE"));
+}
+
+#[test]
+fn sql_on_stdin() {
+    let d = tmp();
+    let mut child = lakeshell(d.path()).args(["-f", "csv"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"SELECT 1 AS a;\nSELECT 'x;y' AS b;\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "a\n1\nb\nx;y\n");
+}
+
+#[test]
+fn writes_print_version_and_rows_and_quiet_hides_them() {
+    let d = tmp();
+    let out = run_ok(lakeshell(d.path()).args(["-c", "CREATE TABLE t AS SELECT * FROM generate_series(1, 3)"]));
+    let text = stdout(&out);
+    assert!(text.contains("default.t") && text.contains("CREATE TABLE AS SELECT"), "{text}");
+    assert!(text.contains("rows_written"), "{text}");
+    let quiet = run_ok(lakeshell(d.path()).args(["-q", "-c", "INSERT INTO t VALUES (4)"]));
+    assert_eq!(stdout(&quiet), "");
+    let n = run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "SELECT count(*) AS n FROM t"]));
+    assert_eq!(stdout(&n), "n\n4\n");
+}
+
+#[test]
+fn warehouse_flag_and_environment_variable() {
+    let d = tmp();
+    run_ok(lakeshell(d.path()).args(["--warehouse", "wh1", "-q", "-c", "CREATE TABLE a.t AS SELECT 1 AS x"]));
+    assert!(d.path().join("wh1/a/t/_delta_log").is_dir());
+    let out = run_ok(lakeshell(d.path()).env("LAKESHELL_WAREHOUSE", "wh1").args(["-f", "csv", "-c", "SELECT x FROM a.t"]));
+    assert_eq!(stdout(&out), "x\n1\n");
+}
+
+#[test]
+fn meta_commands_in_scripts() {
+    let d = tmp();
+    std::fs::write(d.path().join("inc.sql"), "SELECT 2 AS two;\n").unwrap();
+    let script = "CREATE TABLE s.t PARTITIONED BY (p) AS SELECT 1 AS id, 'a' AS p;\n\\dt\n\\d s.t\n\\format csv\nSELECT 1 AS one;\n\\i inc.sql\n\\o out.csv\nSELECT 3 AS three;\n\\o\n";
+    std::fs::write(d.path().join("m.sql"), script).unwrap();
+    let out = run_ok(lakeshell(d.path()).args(["run", "m.sql"]));
+    let text = stdout(&out);
+    assert!(text.contains("s.t") && text.contains("managed"), "{text}");
+    assert!(text.contains("│ p      ┆ Utf8") || text.contains("p"), "{text}");
+    assert!(text.contains("one\n1\n") && text.contains("two\n2\n"), "{text}");
+    assert!(!text.contains("three"), "{text}");
+    assert_eq!(std::fs::read_to_string(d.path().join("out.csv")).unwrap(), "three\n3\n");
+}
+
+#[test]
+fn help_answers() {
+    let d = tmp();
+    let out = run_ok(lakeshell(d.path()).arg("--help"));
+    let text = stdout(&out);
+    for needle in ["--warehouse", "--var", "--format", "--continue-on-error", "run", "Examples"] {
+        assert!(text.contains(needle), "{needle} missing from --help");
+    }
+}
+
+/// Runs `cmd` under a pseudo-terminal (util-linux `script`), feeding `input`.
+fn under_pty(dir: &std::path::Path, shell_cmd: &str, input: &str) -> String {
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", shell_cmd, "/dev/null"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("TERM", "xterm")
+        .env_remove("LAKESHELL_WAREHOUSE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux script is needed for pty tests");
+    let mut stdin = child.stdin.take().unwrap();
+    for chunk in input.split_inclusive('\n') {
+        stdin.write_all(chunk.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let d = tmp();
+    let bin = super::common::bin();
+    let sql = "SELECT count(*) AS n FROM generate_series(1, 20000000)";
+    let cmd = format!("LAKESHELL_PROGRESS_DELAY_MS=0 {} -c \"{sql}\"", bin.display());
+    let tty = under_pty(d.path(), &cmd, "");
+    assert!(tty.contains("scanned") && tty.contains("Ctrl-C cancels"), "no progress on a terminal: {tty}");
+    assert!(tty.contains("20000000"), "{tty}");
+    // To a pipe: the same statement prints no progress on stderr or stdout.
+    let piped = run_ok(lakeshell(d.path()).env("LAKESHELL_PROGRESS_DELAY_MS", "0").args(["-c", sql]));
+    assert!(!stderr(&piped).contains("scanned"));
+    assert!(!stdout(&piped).contains("scanned"));
+}
+
+#[test]
+fn repl_multiline_history_and_meta_commands() {
+    let d = tmp();
+    let bin = super::common::bin();
+    let cmd = format!("{} --history-file hist", bin.display());
+    let input = "CREATE TABLE t AS\nSELECT 41 AS x;\nSELECT x + 1 AS y\n  FROM t;\n\\dt\nSELEC oops;\nSELECT 'still here' AS s;\nCREATE EXTERNAL TABLE e STORED AS DELTA LOCATION 'lakehouse/default/t' OPTIONS ('aws_secret_access_key' 'hunter2');\n\\q\n";
+    let screen = under_pty(d.path(), &cmd, input);
+    assert!(screen.contains("42"), "{screen}");
+    assert!(screen.contains("default.t"), "{screen}");
+    assert!(screen.contains("error: syntax error"), "{screen}");
+    assert!(screen.contains("still here"), "the REPL keeps running after an error: {screen}");
+    let history = std::fs::read_to_string(d.path().join("hist")).unwrap();
+    assert!(history.contains("SELECT x + 1 AS y"), "{history}");
+    assert!(!history.contains("hunter2"), "secrets never reach history: {history}");
+    let registry = std::fs::read_to_string(d.path().join("lakehouse/_lakeshell/tables.json")).unwrap();
+    assert!(!registry.contains("hunter2"), "secrets never reach the registry: {registry}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_query_not_the_shell() {
+    let d = tmp();
+    let bin = super::common::bin();
+    let cmd = format!("{} --history-file hist", bin.display());
+    // A long query, Ctrl-C (0x03) while it runs, then a quick one.
+    let input = "SELECT count(*) FROM generate_series(1, 100000000000);\n\x03\nSELECT 'alive' AS s;\n\\q\n";
+    let screen = under_pty(d.path(), &cmd, input);
+    assert!(screen.contains("cancelled"), "{screen}");
+    assert!(screen.contains("alive"), "{screen}");
+}

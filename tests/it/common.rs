@@ -1,0 +1,117 @@
+//! Helpers shared by the integration tests.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use lakeshell::catalog::{parse_location, StorageOptions, Warehouse};
+use lakeshell::engine::{Engine, ExecOptions, Outcome};
+use lakeshell::sql::vars::Vars;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    repo().join("fixtures")
+}
+
+/// ../shared/corpus, or $LAKESHELL_CORPUS. Tests that need it fail loudly when it is missing.
+pub fn corpus() -> PathBuf {
+    let p = std::env::var("LAKESHELL_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo().join("..").join("shared").join("corpus"));
+    assert!(p.join("MANIFEST.md").exists(), "corpus not found at {} (set LAKESHELL_CORPUS)", p.display());
+    p
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lakeshell"))
+}
+
+/// The binary with a clean environment for lakeshell's own variables, in `cwd`.
+pub fn lakeshell(cwd: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(cwd)
+        .env_remove("LAKESHELL_WAREHOUSE")
+        .env_remove("LAKESHELL_CONFIG")
+        .env("HOME", cwd)
+        .env("XDG_CONFIG_HOME", cwd.join(".config"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run lakeshell");
+    assert!(
+        out.status.success(),
+        "lakeshell failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// An engine on a warehouse folder.
+pub fn engine(warehouse: &Path, vars: HashMap<String, String>) -> Engine {
+    engine_with(warehouse.to_str().unwrap(), StorageOptions::new(), vars)
+}
+
+pub fn engine_with(warehouse: &str, options: StorageOptions, vars: HashMap<String, String>) -> Engine {
+    let wh = Warehouse::new(parse_location(warehouse).unwrap(), options);
+    Engine::new(wh, Vars::new(vars)).unwrap()
+}
+
+/// Runs SQL and returns its rows formatted, one string per row, cells joined by " | ".
+pub async fn rows(engine: &Engine, sql: &str) -> Vec<String> {
+    match engine.execute(sql, &ExecOptions::default()).await.unwrap_or_else(|e| panic!("{sql}: {e}")) {
+        Outcome::Rows(r) => format_rows(&r.batches),
+        other => panic!("{sql}: expected rows, got {other:?}"),
+    }
+}
+
+pub fn format_rows(batches: &[RecordBatch]) -> Vec<String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for b in batches {
+        let fmts: Vec<_> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
+        for r in 0..b.num_rows() {
+            out.push(fmts.iter().map(|f| f.value(r).to_string()).collect::<Vec<_>>().join(" | "));
+        }
+    }
+    out
+}
+
+/// A Python with deltalake, duckdb + its delta extension and moto, installed by the project's
+/// own script (scripts/test-deps) on first use.
+pub fn python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/test-deps"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/test-deps");
+        assert!(out.status.success(), "scripts/test-deps failed");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim())
+    })
+}
+
+/// Runs a Python snippet; returns stdout. Panics with stderr on failure.
+pub fn py(code: &str, args: &[&str]) -> String {
+    let out = Command::new(python()).arg("-c").arg(code).args(args).output().unwrap();
+    assert!(out.status.success(), "python failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

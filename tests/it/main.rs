@@ -1,0 +1,18 @@
+//! The one integration-test binary (every extra tests/*.rs would link DataFusion and deltalake
+//! again). Modules:
+//! - `slt`: SQL behaviour from tests/slt/*.slt, each file on a fresh session and scratch dir.
+//! - `cli`: the real binary: flags, exit codes, stderr, rendering, REPL and progress under a pty.
+//! - `corpus`: every table of ../shared/corpus against its expected contents.
+//! - `pruning`: partition pruning and file skipping seen in EXPLAIN ANALYZE.
+//! - `quickstart`: the README's pipeline, run twice.
+//! - `interop`: delta-rs (Python) and DuckDB read what lakeshell writes.
+//! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
+
+mod cli;
+mod common;
+mod corpus;
+mod interop;
+mod pruning;
+mod quickstart;
+mod s3;
+mod slt;

@@ -1,0 +1,88 @@
+//! A warehouse on a real S3-compatible server (moto's server mode from PyPI, installed by
+//! scripts/test-deps), started on 127.0.0.1 for the test and stopped after. delta-rs commits
+//! with conditional PUTs, which moto honours: no unsafe renames.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::common::{lakeshell, py, python, run_ok, stderr, stdout};
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto() -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(python())
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto { child, endpoint: format!("http://127.0.0.1:{port}") }
+}
+
+const BOTO: &str = "import boto3, sys\n\
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n\
+s3.create_bucket(Bucket='lake')\n\
+s3.put_object(Bucket='lake', Key='landing/orders.csv', Body=b'id,amount\\n1,10.5\\n2,20\\n')\n";
+
+fn s3_env(cmd: &mut Command, endpoint: &str) {
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE");
+}
+
+#[test]
+fn warehouse_on_s3_end_to_end() {
+    let moto = start_moto();
+    py(BOTO, &[&moto.endpoint]);
+    let d = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = lakeshell(d.path());
+        s3_env(&mut cmd, &moto.endpoint);
+        cmd.args(["--warehouse", "s3://lake/wh"]).args(args);
+        cmd
+    };
+    // Create from a CSV on S3, insert, query.
+    run_ok(&mut run(&["-q", "-c", "CREATE TABLE sales.orders PARTITIONED BY (big) AS SELECT id, amount, amount > 15 AS big FROM 's3://lake/landing/orders.csv'"]));
+    run_ok(&mut run(&["-q", "-c", "INSERT INTO sales.orders VALUES (3, 1.25, false)"]));
+    // A new process sees it all.
+    let out = run_ok(&mut run(&["-f", "csv", "-c", "SELECT id, amount, big FROM sales.orders ORDER BY id"]));
+    assert_eq!(stdout(&out), "id,amount,big\n1,10.5,false\n2,20.0,true\n3,1.25,false\n");
+    let dt = run_ok(&mut run(&["-f", "csv", "-c", "\\dt"]));
+    assert!(stdout(&dt).contains("sales.orders,managed,1,s3://lake/wh/sales/orders"), "{}", stdout(&dt));
+    // By path, and registered as an external table whose secret is kept as a reference.
+    let by_path = run_ok(&mut run(&["-f", "csv", "-c", "SELECT count(*) AS n FROM delta.`s3://lake/wh/sales/orders`"]));
+    assert_eq!(stdout(&by_path), "n\n3\n");
+    run_ok(&mut run(&["-q", "-c", "CREATE EXTERNAL TABLE ext.orders STORED AS DELTA LOCATION 's3://lake/wh/sales/orders' OPTIONS ('aws_secret_access_key' '${AWS_SECRET_ACCESS_KEY}', 'aws_region' 'us-east-1')"]));
+    let ext = run_ok(&mut run(&["-f", "csv", "-c", "SELECT sum(amount) AS s FROM ext.orders"]));
+    assert_eq!(stdout(&ext), "s\n31.75\n");
+    let registry = py(
+        "import boto3, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\nprint(s3.get_object(Bucket='lake', Key='wh/_lakeshell/tables.json')['Body'].read().decode())",
+        &[&moto.endpoint],
+    );
+    assert!(registry.contains("${AWS_SECRET_ACCESS_KEY}") && !registry.contains("\"test\""), "{registry}");
+    // A bucket that does not exist: one clear line, exit 1.
+    let mut bad = lakeshell(d.path());
+    s3_env(&mut bad, &moto.endpoint);
+    let out = bad.args(["--warehouse", "s3://no-such-bucket/wh", "-c", "CREATE TABLE t AS SELECT 1 AS x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}

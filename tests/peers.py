@@ -1,0 +1,87 @@
+"""Reads a Delta table with the peers lakeshell must interoperate with, for the Rust tests.
+
+usage: peers.py read PATH COL[,COL...]   -> JSON {"deltalake": rows, "duckdb": rows, "version": n}
+       peers.py write PATH               -> writes a small table with delta-rs (Python)
+Rows are sorted lists of normalised strings, so engines compare exactly.
+"""
+import datetime
+import decimal
+import glob
+import json
+import os
+import sys
+
+import duckdb
+import deltalake
+
+
+def norm(v):
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    if isinstance(v, datetime.datetime):
+        return v.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def delta_extension():
+    import duckdb_ext  # noqa: F401  (the duckdb-ext-delta package)
+    base = os.path.dirname(duckdb_ext.__file__) if getattr(duckdb_ext, "__file__", None) else list(duckdb_ext.__path__)[0]
+    found = glob.glob(os.path.join(base, "extensions", "v" + duckdb.__version__, "*", "delta.duckdb_extension"))
+    if not found:
+        raise SystemExit("delta.duckdb_extension not found under " + base)
+    return found[0]
+
+
+def read(path, cols):
+    dt = deltalake.DeltaTable(path)
+    table = dt.to_pyarrow_table(columns=cols)
+    by_deltalake = sorted(([norm(r[c]) for c in cols] for r in table.to_pylist()), key=json.dumps)
+    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    con.execute("LOAD '%s'" % delta_extension())
+    quoted = ", ".join('"%s"' % c for c in cols)
+    got = con.execute("SELECT %s FROM delta_scan(?)" % quoted, [path]).fetchall()
+    by_duckdb = sorted(([norm(v) for v in r] for r in got), key=json.dumps)
+    print(json.dumps({"deltalake": by_deltalake, "duckdb": by_duckdb, "version": dt.version()}))
+
+
+def write(path):
+    import pyarrow as pa
+    data = pa.table({
+        "id": pa.array([1, 2, 3], pa.int64()),
+        "name": pa.array(["a", "b", None]),
+        "score": pa.array([1.5, 2.25, -3.0]),
+        "day": pa.array([datetime.date(2024, 1, 1), datetime.date(2024, 1, 2), datetime.date(2024, 1, 2)]),
+    })
+    deltalake.write_deltalake(path, data, partition_by=["day"])
+    deltalake.write_deltalake(path, data.slice(0, 1), mode="append")
+
+
+def fieldid_parquet(path):
+    """A parquet file whose schema carries PARQUET:field_id, as some tools write."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    schema = pa.schema([
+        pa.field("k", pa.int64(), metadata={b"PARQUET:field_id": b"1"}),
+        pa.field("v", pa.string(), metadata={b"PARQUET:field_id": b"2"}),
+    ])
+    pq.write_table(pa.table({"k": [1, 2], "v": ["x", "y"]}, schema=schema), path)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "read":
+        read(sys.argv[2], sys.argv[3].split(","))
+    elif cmd == "write":
+        write(sys.argv[2])
+    elif cmd == "fieldid-parquet":
+        fieldid_parquet(sys.argv[2])
+    else:
+        raise SystemExit("unknown command " + cmd)
