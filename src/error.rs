@@ -37,6 +37,9 @@ pub enum LakeError {
     /// A table name that resolves to nothing.
     #[error("table not found: {name} (looked in {looked_in}); \\dt lists the tables")]
     TableNotFound { name: String, looked_in: String },
+    /// A location without a Delta log.
+    #[error("not a Delta table: {0} (no _delta_log folder there)")]
+    NotDelta(String),
     /// A table that already exists where a statement would create it.
     #[error("table already exists: {0} (use CREATE OR REPLACE TABLE, or IF NOT EXISTS)")]
     TableExists(String),
@@ -53,7 +56,7 @@ pub enum LakeError {
     #[error("{}", clean_delta(.0))]
     Delta(#[from] deltalake::DeltaTableError),
     /// An object-store request failed.
-    #[error("storage: {0}")]
+    #[error("storage: {}", one_line(&.0.to_string()))]
     Storage(#[from] object_store::Error),
     /// Local I/O failed (reading a script, writing output).
     #[error("{0}")]
@@ -141,14 +144,42 @@ fn clean_delta(e: &deltalake::DeltaTableError) -> String {
     one_line(&s)
 }
 
-/// Folds a multi-line message into one line.
-pub(crate) fn one_line(s: &str) -> String {
+/// Folds a multi-line message into one line, and an XML error body from an object store
+/// (`<Error><Code>NoSuchBucket</Code><Message>...</Message>...`) into `NoSuchBucket: ...`.
+pub fn one_line(s: &str) -> String {
+    let s = match s.find("<?xml").or_else(|| s.find("<Error>")) {
+        Some(start) => {
+            let tag = |t: &str| {
+                let open = format!("<{t}>");
+                let close = format!("</{t}>");
+                let from = s.find(&open)? + open.len();
+                let to = s[from..].find(&close)? + from;
+                Some(s[from..to].to_string())
+            };
+            let head = s[..start].trim_end().trim_end_matches(':');
+            match (tag("Code"), tag("Message")) {
+                (Some(c), Some(m)) => format!("{head}: {c}: {m}"),
+                (Some(c), None) => format!("{head}: {c}"),
+                _ => s[..start].to_string(),
+            }
+        }
+        None => s.to_string(),
+    };
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_error_bodies_become_one_line() {
+        let raw = "Generic S3 error: Error performing GET http://x/b in 3ms - Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?>\n<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>";
+        assert_eq!(
+            one_line(raw),
+            "Generic S3 error: Error performing GET http://x/b in 3ms - Server returned non-2xx status code: 404 Not Found: NoSuchBucket: The specified bucket does not exist"
+        );
+    }
 
     #[test]
     fn at_shows_file_line_and_cause() {

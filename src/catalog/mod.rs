@@ -78,7 +78,10 @@ pub fn display_url(url: &Url) -> String {
     u.set_query(None);
     let s = u.to_string();
     match u.scheme() {
-        "file" => u.to_file_path().map(|p| p.display().to_string()).unwrap_or(s),
+        "file" => u
+            .to_file_path()
+            .map(|p| p.display().to_string().trim_end_matches('/').to_string())
+            .unwrap_or(s),
         _ => s.trim_end_matches('/').to_string(),
     }
 }
@@ -105,7 +108,7 @@ pub fn open_store(url: &Url, options: &StorageOptions) -> Result<(Arc<dyn Object
 /// True when `url` holds a Delta table (a `_delta_log/` with at least one file).
 pub async fn is_delta_table(url: &Url, options: &StorageOptions) -> Result<bool> {
     let (store, path) = open_store(url, options)?;
-    let log = path.child("_delta_log");
+    let log = path.clone().join("_delta_log");
     let mut listing = store.list(Some(&log));
     match listing.try_next().await {
         Ok(Some(_)) => Ok(true),
@@ -117,6 +120,9 @@ pub async fn is_delta_table(url: &Url, options: &StorageOptions) -> Result<bool>
 
 /// Loads the Delta table at `url` (latest version).
 pub async fn open_delta(url: &Url, options: &StorageOptions) -> Result<DeltaTable> {
+    if !is_delta_table(url, options).await? {
+        return Err(LakeError::NotDelta(display_url(url)));
+    }
     let table = DeltaTableBuilder::from_url(url.clone())?
         .with_storage_options(options::for_store(options))
         .load()

@@ -3,7 +3,7 @@
 //! as a `${VAR}` reference is kept as that reference and resolved when the table is opened; a
 //! literal secret is dropped, and must come from the environment or config file next time.
 
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use url::Url;
 

@@ -33,7 +33,7 @@ pub struct WriteMetrics {
     /// `CREATE TABLE AS SELECT`, `CREATE OR REPLACE TABLE AS SELECT`, `WRITE` ...
     pub operation: String,
     /// The table version the write committed.
-    pub version: i64,
+    pub version: u64,
     /// Rows written.
     pub rows_written: u64,
     /// Data files added.

@@ -31,11 +31,16 @@ pub fn clean_schema(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-#[derive(Debug)]
 struct OneShot {
     schema: SchemaRef,
     stream: Mutex<Option<SendableRecordBatchStream>>,
     rows: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for OneShot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShot").field("schema", &self.schema).finish()
+    }
 }
 
 impl PartitionStream for OneShot {

@@ -22,8 +22,10 @@ use crate::error::{LakeError, Result};
 pub enum WriteMode {
     /// Add rows (`INSERT INTO`).
     Append,
-    /// Replace all rows (`INSERT OVERWRITE`, `CREATE OR REPLACE TABLE AS`).
+    /// Replace all rows, keeping schema and partitioning (`INSERT OVERWRITE`).
     Overwrite,
+    /// Replace the table's definition and rows in a new version (`CREATE OR REPLACE TABLE AS`).
+    Replace,
     /// Create the table; it must not exist.
     Create,
 }
@@ -64,7 +66,7 @@ pub async fn write(state: &SessionState, input: SendableRecordBatchStream, req: 
     let snapshot = table.snapshot().ok().map(|s| s.snapshot().clone());
     let save_mode = match req.mode {
         WriteMode::Append => SaveMode::Append,
-        WriteMode::Overwrite => SaveMode::Overwrite,
+        WriteMode::Overwrite | WriteMode::Replace => SaveMode::Overwrite,
         WriteMode::Create => SaveMode::ErrorIfExists,
     };
     let mut builder = WriteBuilder::new(table.log_store(), snapshot)
@@ -72,11 +74,12 @@ pub async fn write(state: &SessionState, input: SendableRecordBatchStream, req: 
         .with_session_state(Arc::new(state.clone()))
         .with_save_mode(save_mode)
         .with_commit_properties(commit_properties(req.sql));
-    if req.mode == WriteMode::Overwrite {
-        // A replace may change the schema and partitioning, as Databricks' CREATE OR REPLACE does.
-        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
-    }
-    if !req.partition_by.is_empty() {
+    if req.mode == WriteMode::Replace {
+        // A replace sets the schema and partitioning anew, as Databricks' CREATE OR REPLACE does.
+        builder = builder
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+            .with_partition_columns(req.partition_by.clone());
+    } else if !req.partition_by.is_empty() {
         builder = builder.with_partition_columns(req.partition_by.clone());
     }
     if !exists {
@@ -90,7 +93,7 @@ pub async fn write(state: &SessionState, input: SendableRecordBatchStream, req: 
         }
     }
     let written = builder.await.map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
-    let version = written.version().unwrap_or(-1);
+    let version = written.version().unwrap_or_default();
     let files_added = last_added_files(&written).await;
     Ok(WriteMetrics {
         table: target.name.clone(),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{BooleanArray, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::{StreamExt, TryStreamExt};
 
@@ -17,7 +17,7 @@ use crate::error::{LakeError, Result};
 pub struct TableSummary {
     pub name: String,
     pub location: String,
-    pub version: Option<i64>,
+    pub version: Option<u64>,
     pub kind: &'static str,
 }
 
@@ -71,7 +71,7 @@ impl Engine {
         let schema = Arc::new(Schema::new(vec![
             Field::new("table", DataType::Utf8, false),
             Field::new("kind", DataType::Utf8, false),
-            Field::new("version", DataType::Int64, true),
+            Field::new("version", DataType::UInt64, true),
             Field::new("location", DataType::Utf8, false),
         ]));
         let batch = RecordBatch::try_new(
@@ -79,7 +79,7 @@ impl Engine {
             vec![
                 Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.name.as_str()))),
                 Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.kind))),
-                Arc::new(Int64Array::from_iter(tables.iter().map(|t| t.version))),
+                Arc::new(UInt64Array::from_iter(tables.iter().map(|t| t.version))),
                 Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.location.as_str()))),
             ],
         )?;

@@ -20,7 +20,7 @@ use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement as SQLStatement};
-use datafusion::sql::TableReference;
+use datafusion::common::TableReference;
 use futures::StreamExt;
 
 pub use inspect::TableSummary;
@@ -86,7 +86,13 @@ impl Engine {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, DEFAULT_SCHEMA)
-            .with_create_default_catalog_and_schema(false);
+            .with_create_default_catalog_and_schema(false)
+            // delta-rs's workaround: hash-join IN-list pushdown can panic on dictionary keys.
+            .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
+            .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values", 0)
+            // INT96 timestamps (older Spark, Databricks) as microseconds: nanoseconds overflow
+            // past the year 2262, and real tables hold 9999-12-31.
+            .set_str("datafusion.execution.parquet.coerce_int96", "us");
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(Arc::new(LakeStores::new(warehouse.options().clone())))
             .build_arc()?;
@@ -94,6 +100,8 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            // delta-rs plans its writes with extension nodes only its planner executes.
+            .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
             .build();
         let ctx = SessionContext::new_with_state(state);
         let catalog = Arc::new(WarehouseCatalog::new(Arc::clone(&warehouse)));
@@ -275,7 +283,7 @@ impl Engine {
             .map_err(|e| self.explain_error(e))?;
         let input = self.run_for_write(plan, opts).await?;
         let (mode, operation) = if exists {
-            (WriteMode::Overwrite, "CREATE OR REPLACE TABLE AS SELECT")
+            (WriteMode::Replace, "CREATE OR REPLACE TABLE AS SELECT")
         } else {
             (WriteMode::Create, "CREATE TABLE AS SELECT")
         };
@@ -359,7 +367,7 @@ impl Engine {
         let mut msg = format!(
             "registered {name} -> {} (version {})",
             catalog::display_url(&url),
-            opened.version().unwrap_or(-1)
+            opened.version().unwrap_or_default()
         );
         for key in dropped {
             msg.push_str(&format!(

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::delta::WriteMetrics;
@@ -90,7 +90,7 @@ pub fn write_metrics_rows(m: &WriteMetrics) -> Result<Rows> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("table", DataType::Utf8, false),
         Field::new("operation", DataType::Utf8, false),
-        Field::new("version", DataType::Int64, false),
+        Field::new("version", DataType::UInt64, false),
         Field::new("rows_written", DataType::UInt64, false),
         Field::new("files_added", DataType::UInt64, false),
     ]));
@@ -99,7 +99,7 @@ pub fn write_metrics_rows(m: &WriteMetrics) -> Result<Rows> {
         vec![
             Arc::new(StringArray::from(vec![m.table.as_str()])),
             Arc::new(StringArray::from(vec![m.operation.as_str()])),
-            Arc::new(Int64Array::from(vec![m.version])),
+            Arc::new(UInt64Array::from(vec![m.version])),
             Arc::new(UInt64Array::from(vec![m.rows_written])),
             Arc::new(UInt64Array::from(vec![m.files_added])),
         ],
@@ -184,7 +184,7 @@ pub fn print_rows(out: &mut dyn Write, rows: &Rows, opts: &PrintOptions, elapsed
 
 /// Prints an error as one line: `error: file:line: statement: cause`.
 pub fn print_error(err: &mut dyn Write, e: &LakeError) {
-    let _ = writeln!(err, "error: {e}");
+    let _ = writeln!(err, "error: {}", crate::error::one_line(&e.to_string()));
 }
 
 /// "3 rows (0.012 s)", or "1000 rows, 40 shown (\maxrows N to see more)".

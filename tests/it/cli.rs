@@ -63,7 +63,8 @@ fn first_failure_stops_the_script_with_file_and_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: job.sql:6: SELECT * FROM missing_table;: table not found: default.missing_table (looked in "), "{err}");
+    assert!(err.starts_with("error: job.sql:6: SELECT * FROM missing_table: table not found: default.missing_table (looked in "), "{err}");
+    assert!(err.ends_with("/lakehouse); \\dt lists the tables\n"), "{err}");
     assert!(!d.path().join("lakehouse/default/never").exists(), "statements after the failure must not run");
 }
 

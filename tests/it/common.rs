@@ -74,6 +74,11 @@ pub fn engine_with(warehouse: &str, options: StorageOptions, vars: HashMap<Strin
     Engine::new(wh, Vars::new(vars)).unwrap()
 }
 
+/// Runs any statement; panics on failure.
+pub async fn exec(engine: &Engine, sql: &str) -> Outcome {
+    engine.execute(sql, &ExecOptions::default()).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// Runs SQL and returns its rows formatted, one string per row, cells joined by " | ".
 pub async fn rows(engine: &Engine, sql: &str) -> Vec<String> {
     match engine.execute(sql, &ExecOptions::default()).await.unwrap_or_else(|e| panic!("{sql}: {e}")) {

@@ -138,7 +138,9 @@ async fn check(e: &Engine, root: &Path, name: &str, truth: &Truth) -> Result<Res
                 Truth::ParquetExcept(_, cols, ..) => cols,
                 _ => &[],
             };
-            let exp_path = root.join(name).join(exp).display().to_string();
+            // Spark's output folders hold a _SUCCESS marker: name the data files.
+            let exp_dir = root.join(name).join(exp);
+            let exp_path = if exp_dir.is_dir() { format!("{}/*.parquet", exp_dir.display()) } else { exp_dir.display().to_string() };
             // Expected columns, in the expected file's order, minus the ones checked apart.
             let cols = columns(e, &format!("SELECT * FROM '{exp_path}' LIMIT 0")).await.map_err(|x| format!("expected: {x}"))?;
             let cols: Vec<String> = cols.into_iter().filter(|c| !except.contains(&c.as_str())).map(|c| format!("\"{c}\"")).collect();
