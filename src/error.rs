@@ -141,7 +141,14 @@ fn clean_delta(e: &deltalake::DeltaTableError) -> String {
         E::InvalidTableLocation(p) => format!("invalid table location: {p}"),
         other => other.to_string(),
     };
-    one_line(&s)
+    // delta-rs nests its wrappers' names into the text; the cause is what a user needs.
+    let mut s = s.as_str();
+    for prefix in ["Generic DeltaTable error: ", "Generic error: ", "Arrow error: ", "Kernel error: "] {
+        while let Some(rest) = s.strip_prefix(prefix) {
+            s = rest;
+        }
+    }
+    one_line(s)
 }
 
 /// Folds a multi-line message into one line, and an XML error body from an object store

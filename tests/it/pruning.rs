@@ -21,14 +21,14 @@ async fn partition_and_statistics_filters_read_fewer_files() {
     for (lo, hi) in [(1000, 1099), (2000, 2099), (3000, 3099)] {
         exec(&e, &format!("INSERT INTO p SELECT value, 9 FROM generate_series({lo}, {hi})")).await;
     }
-    let all = rows(&e, "EXPLAIN ANALYZE SELECT count(*) FROM p WHERE id >= 0").await.join("\n");
+    let all = rows(&e, "EXPLAIN ANALYZE SELECT sum(id) FROM p WHERE id >= 0").await.join("\n");
     let total = files_in_plan(&all);
     assert_eq!(total, 7, "4 partition files + 3 appended files: {all}");
 
-    let by_partition = rows(&e, "EXPLAIN ANALYZE SELECT count(*) FROM p WHERE part = 1").await.join("\n");
+    let by_partition = rows(&e, "EXPLAIN ANALYZE SELECT sum(id) FROM p WHERE part = 1").await.join("\n");
     assert_eq!(files_in_plan(&by_partition), 1, "{by_partition}");
 
-    let by_stats = rows(&e, "EXPLAIN ANALYZE SELECT count(*) FROM p WHERE id BETWEEN 2010 AND 2020").await.join("\n");
+    let by_stats = rows(&e, "EXPLAIN ANALYZE SELECT sum(id) FROM p WHERE id BETWEEN 2010 AND 2020").await.join("\n");
     assert!(files_in_plan(&by_stats) < total, "{by_stats}");
     assert_eq!(files_in_plan(&by_stats), 1, "{by_stats}");
 
