@@ -89,12 +89,18 @@ pub enum LakeError {
 impl LakeError {
     /// Wraps this error with the statement it came from.
     pub fn at(self, origin: Origin) -> Self {
-        LakeError::At { origin, source: Box::new(self) }
+        LakeError::At {
+            origin,
+            source: Box::new(self),
+        }
     }
 
     /// Wraps this error with the table it concerns.
     pub fn on_table(self, table: impl Into<String>) -> Self {
-        LakeError::OnTable { table: table.into(), source: Box::new(self) }
+        LakeError::OnTable {
+            table: table.into(),
+            source: Box::new(self),
+        }
     }
 
     /// The process exit code for this error: 2 for usage and unreadable input, 1 otherwise.
@@ -143,7 +149,12 @@ fn clean_delta(e: &deltalake::DeltaTableError) -> String {
     };
     // delta-rs nests its wrappers' names into the text; the cause is what a user needs.
     let mut s = s.as_str();
-    for prefix in ["Generic DeltaTable error: ", "Generic error: ", "Arrow error: ", "Kernel error: "] {
+    for prefix in [
+        "Generic DeltaTable error: ",
+        "Generic error: ",
+        "Arrow error: ",
+        "Kernel error: ",
+    ] {
         while let Some(rest) = s.strip_prefix(prefix) {
             s = rest;
         }
@@ -195,7 +206,10 @@ mod tests {
             line: 3,
             first_line: "SELEC 1".into(),
         });
-        assert_eq!(e.to_string(), "a.sql:3: SELEC 1: syntax error: Expected: end of statement");
+        assert_eq!(
+            e.to_string(),
+            "a.sql:3: SELEC 1: syntax error: Expected: end of statement"
+        );
         assert_eq!(e.exit_code(), 1);
     }
 
@@ -203,7 +217,11 @@ mod tests {
     fn usage_errors_exit_2_unless_a_statement_failed() {
         let e = LakeError::Usage("bad".into()).on_table("t");
         assert_eq!(e.exit_code(), 2);
-        let origin = Origin { source: "a.sql".into(), line: 1, first_line: "\\maxrows x".into() };
+        let origin = Origin {
+            source: "a.sql".into(),
+            line: 1,
+            first_line: "\\maxrows x".into(),
+        };
         assert_eq!(e.at(origin).exit_code(), 1);
     }
 }

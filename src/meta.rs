@@ -32,13 +32,28 @@ pub enum Meta {
 pub const COMMANDS: [(&str, &str); 10] = [
     ("\\?", "show this help"),
     ("\\q", "quit (Ctrl-D works too)"),
-    ("\\dt", "[PATTERN]  list tables: name, kind, current version, location"),
-    ("\\d", "TABLE  describe a table: columns, types, partition columns"),
+    (
+        "\\dt",
+        "[PATTERN]  list tables: name, kind, current version, location",
+    ),
+    (
+        "\\d",
+        "TABLE  describe a table: columns, types, partition columns",
+    ),
     ("\\timing", "[on|off]  show elapsed time under results"),
-    ("\\format", "table|csv|tsv|json|ndjson|markdown  set the output format"),
-    ("\\maxrows", "N  rows shown before a result is cut (0 shows all)"),
+    (
+        "\\format",
+        "table|csv|tsv|json|ndjson|markdown  set the output format",
+    ),
+    (
+        "\\maxrows",
+        "N  rows shown before a result is cut (0 shows all)",
+    ),
     ("\\i", "FILE  run the statements in FILE"),
-    ("\\o", "[FILE]  send results to FILE; \\o alone sends them back here"),
+    (
+        "\\o",
+        "[FILE]  send results to FILE; \\o alone sends them back here",
+    ),
     ("\\h", "same as \\?"),
 ];
 
@@ -63,12 +78,16 @@ impl Meta {
             Some((c, a)) => (c, Some(a.trim()).filter(|a| !a.is_empty())),
             None => (line, None),
         };
-        let need = |what: &str| LakeError::Usage(format!("{cmd} needs {what}; \\? lists the meta commands"));
+        let need = |what: &str| {
+            LakeError::Usage(format!("{cmd} needs {what}; \\? lists the meta commands"))
+        };
         match cmd {
             "\\?" | "\\h" | "\\help" => Ok(Meta::Help),
             "\\q" | "\\quit" => Ok(Meta::Quit),
             "\\dt" => Ok(Meta::ListTables(arg.map(str::to_string))),
-            "\\d" => arg.map(|a| Meta::Describe(a.to_string())).ok_or_else(|| need("a table name")),
+            "\\d" => arg
+                .map(|a| Meta::Describe(a.to_string()))
+                .ok_or_else(|| need("a table name")),
             "\\timing" => match arg.map(|a| a.to_ascii_lowercase()) {
                 None => Ok(Meta::Timing(None)),
                 Some(a) if a == "on" => Ok(Meta::Timing(Some(true))),
@@ -80,9 +99,13 @@ impl Meta {
                 .and_then(|a| a.parse().ok())
                 .map(Meta::MaxRows)
                 .ok_or_else(|| need("a number")),
-            "\\i" => arg.map(|a| Meta::Include(PathBuf::from(a))).ok_or_else(|| need("a file")),
+            "\\i" => arg
+                .map(|a| Meta::Include(PathBuf::from(a)))
+                .ok_or_else(|| need("a file")),
             "\\o" => Ok(Meta::Output(arg.map(PathBuf::from))),
-            other => Err(LakeError::Usage(format!("unknown meta command {other}; \\? lists them"))),
+            other => Err(LakeError::Usage(format!(
+                "unknown meta command {other}; \\? lists them"
+            ))),
         }
     }
 }
@@ -95,13 +118,28 @@ mod tests {
     fn parses_every_command() {
         assert_eq!(Meta::parse("\\?").unwrap(), Meta::Help);
         assert_eq!(Meta::parse("\\q").unwrap(), Meta::Quit);
-        assert_eq!(Meta::parse("\\dt sales.*").unwrap(), Meta::ListTables(Some("sales.*".into())));
+        assert_eq!(
+            Meta::parse("\\dt sales.*").unwrap(),
+            Meta::ListTables(Some("sales.*".into()))
+        );
         assert_eq!(Meta::parse("\\dt").unwrap(), Meta::ListTables(None));
-        assert_eq!(Meta::parse("\\d orders").unwrap(), Meta::Describe("orders".into()));
-        assert_eq!(Meta::parse("\\timing off").unwrap(), Meta::Timing(Some(false)));
-        assert_eq!(Meta::parse("\\format csv").unwrap(), Meta::Format(Format::Csv));
+        assert_eq!(
+            Meta::parse("\\d orders").unwrap(),
+            Meta::Describe("orders".into())
+        );
+        assert_eq!(
+            Meta::parse("\\timing off").unwrap(),
+            Meta::Timing(Some(false))
+        );
+        assert_eq!(
+            Meta::parse("\\format csv").unwrap(),
+            Meta::Format(Format::Csv)
+        );
         assert_eq!(Meta::parse("\\maxrows 5").unwrap(), Meta::MaxRows(5));
-        assert_eq!(Meta::parse("\\i a.sql").unwrap(), Meta::Include("a.sql".into()));
+        assert_eq!(
+            Meta::parse("\\i a.sql").unwrap(),
+            Meta::Include("a.sql".into())
+        );
         assert_eq!(Meta::parse("\\o").unwrap(), Meta::Output(None));
     }
 
@@ -109,6 +147,9 @@ mod tests {
     fn bad_input_says_what_to_do() {
         let e = Meta::parse("\\maxrows lots").unwrap_err().to_string();
         assert!(e.contains("needs a number"), "{e}");
-        assert!(Meta::parse("\\zz").unwrap_err().to_string().contains("\\? lists them"));
+        assert!(Meta::parse("\\zz")
+            .unwrap_err()
+            .to_string()
+            .contains("\\? lists them"));
     }
 }

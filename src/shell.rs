@@ -39,7 +39,12 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(engine: Engine, print: PrintOptions, progress: bool) -> Self {
-        Shell { engine, print, progress, redirect: None }
+        Shell {
+            engine,
+            print,
+            progress,
+            redirect: None,
+        }
     }
 
     fn out(&mut self) -> Box<dyn Write + '_> {
@@ -57,7 +62,10 @@ impl Shell {
             Format::Table | Format::Markdown => self.print.max_rows,
             _ => None,
         };
-        let opts = ExecOptions { keep_rows, progress: Some(progress) };
+        let opts = ExecOptions {
+            keep_rows,
+            progress: Some(progress),
+        };
         let started = Instant::now();
         let result = tokio::select! {
             r = self.engine.execute(raw, &opts) => r,
@@ -87,11 +95,16 @@ impl Shell {
                 return Ok(Next::Continue);
             }
             Meta::Quit => return Ok(Next::Quit),
-            Meta::ListTables(pattern) => self.engine.list_tables_outcome(pattern.as_deref()).await?,
+            Meta::ListTables(pattern) => {
+                self.engine.list_tables_outcome(pattern.as_deref()).await?
+            }
             Meta::Describe(name) => self.engine.describe_table(&name).await?,
             Meta::Timing(on) => {
                 self.print.timing = on.unwrap_or(!self.print.timing);
-                Outcome::Message(format!("timing {}", if self.print.timing { "on" } else { "off" }))
+                Outcome::Message(format!(
+                    "timing {}",
+                    if self.print.timing { "on" } else { "off" }
+                ))
             }
             Meta::Format(f) => {
                 self.print.format = f;
@@ -99,7 +112,11 @@ impl Shell {
             }
             Meta::MaxRows(n) => {
                 self.print.max_rows = (n > 0).then_some(n);
-                Outcome::Message(if n == 0 { "maxrows: all rows".into() } else { format!("maxrows {n}") })
+                Outcome::Message(if n == 0 {
+                    "maxrows: all rows".into()
+                } else {
+                    format!("maxrows {n}")
+                })
             }
             Meta::Include(path) => {
                 Box::pin(self.run_file(&path, false)).await?;
@@ -107,13 +124,18 @@ impl Shell {
             }
             Meta::Output(path) => {
                 self.redirect = match &path {
-                    Some(p) => Some(File::create(p).map_err(|e| LakeError::Usage(format!("cannot write {}: {e}", p.display())))?),
+                    Some(p) => Some(File::create(p).map_err(|e| {
+                        LakeError::Usage(format!("cannot write {}: {e}", p.display()))
+                    })?),
                     None => None,
                 };
                 return Ok(Next::Continue);
             }
         };
-        let print = PrintOptions { max_rows: None, ..self.print.clone() };
+        let print = PrintOptions {
+            max_rows: None,
+            ..self.print.clone()
+        };
         let mut out = self.out();
         output::print_outcome(&mut *out, &outcome, &print, started.elapsed())?;
         Ok(Next::Continue)
@@ -129,8 +151,19 @@ impl Shell {
 
     /// Runs every statement of `text`, which came from `source`. Stops at the first failure
     /// unless `continue_on_error`; returns whether all succeeded, or the first error.
-    pub async fn run_text(&mut self, source: &str, text: &str, continue_on_error: bool) -> Result<(Next, usize)> {
-        let pieces = split(text).map_err(|e| e.at(Origin { source: source.into(), line: 1, first_line: String::new() }))?;
+    pub async fn run_text(
+        &mut self,
+        source: &str,
+        text: &str,
+        continue_on_error: bool,
+    ) -> Result<(Next, usize)> {
+        let pieces = split(text).map_err(|e| {
+            e.at(Origin {
+                source: source.into(),
+                line: 1,
+                first_line: String::new(),
+            })
+        })?;
         let mut failures = 0;
         for piece in &pieces {
             match self.run_piece(piece).await {
@@ -150,10 +183,15 @@ impl Shell {
     }
 
     /// Runs a script file (`run FILE`, `\i FILE`).
-    pub async fn run_file(&mut self, path: &Path, continue_on_error: bool) -> Result<(Next, usize)> {
+    pub async fn run_file(
+        &mut self,
+        path: &Path,
+        continue_on_error: bool,
+    ) -> Result<(Next, usize)> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| LakeError::Usage(format!("cannot read {}: {e}", path.display())))?;
-        self.run_text(&path.display().to_string(), &text, continue_on_error).await
+        self.run_text(&path.display().to_string(), &text, continue_on_error)
+            .await
     }
 }
 
@@ -168,5 +206,9 @@ pub fn origin(source: &str, piece: &Piece) -> Origin {
     } else {
         first.to_string()
     };
-    Origin { source: source.to_string(), line: piece.line(), first_line }
+    Origin {
+        source: source.to_string(),
+        line: piece.line(),
+        first_line,
+    }
 }

@@ -43,14 +43,23 @@ pub fn parse_location(location: &str) -> Result<Url> {
     }
     if let Some((scheme, _)) = loc.split_once("://") {
         let scheme = scheme.to_ascii_lowercase();
-        let known = ["file", "s3", "s3a", "az", "azure", "abfs", "abfss", "adl", "gs", "memory", "http", "https"];
+        let known = [
+            "file", "s3", "s3a", "az", "azure", "abfs", "abfss", "adl", "gs", "memory", "http",
+            "https",
+        ];
         if !known.contains(&scheme.as_str()) {
-            return Err(LakeError::Usage(format!("unknown storage scheme {scheme}:// in {loc}")));
+            return Err(LakeError::Usage(format!(
+                "unknown storage scheme {scheme}:// in {loc}"
+            )));
         }
         return Url::parse(loc).map_err(|e| LakeError::Usage(format!("bad location {loc}: {e}")));
     }
     let path = std::path::Path::new(loc);
-    let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir()?.join(path) };
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
     let abs = normalise_path(&abs);
     Url::from_file_path(&abs).map_err(|_| LakeError::Usage(format!("bad path {loc}")))
 }
@@ -155,8 +164,15 @@ impl Warehouse {
     /// A warehouse at `root` (a folder URL), using `options` for its storage.
     pub fn new(root: Url, options: StorageOptions) -> Self {
         let root = as_dir(&root);
-        let registry = registry::Registry::new(root.join(&format!("{META_DIR}/tables.json")).unwrap_or_else(|_| root.clone()));
-        Warehouse { root, options, registry }
+        let registry = registry::Registry::new(
+            root.join(&format!("{META_DIR}/tables.json"))
+                .unwrap_or_else(|_| root.clone()),
+        );
+        Warehouse {
+            root,
+            options,
+            registry,
+        }
     }
 
     /// The warehouse folder.
@@ -185,7 +201,9 @@ impl Warehouse {
             [t] => Ok((DEFAULT_SCHEMA.into(), t.to_string())),
             [s, t] => Ok((s.to_string(), t.to_string())),
             [c, s, t] if c.eq_ignore_ascii_case(CATALOG) => Ok((s.to_string(), t.to_string())),
-            _ => Err(LakeError::Usage(format!("bad table name {name}: use schema.table"))),
+            _ => Err(LakeError::Usage(format!(
+                "bad table name {name}: use schema.table"
+            ))),
         }
     }
 
@@ -195,14 +213,24 @@ impl Warehouse {
         if let Some(reg) = self.registry.get(&self.options, &name).await? {
             let url = parse_location(&reg.location)?;
             let options = reg.resolved_options(&self.options)?;
-            return Ok(Some(TableEntry { name, url, options, external: true }));
+            return Ok(Some(TableEntry {
+                name,
+                url,
+                options,
+                external: true,
+            }));
         }
         if check_name(schema).is_err() || check_name(table).is_err() {
             return Ok(None);
         }
         let url = self.table_url(schema, table)?;
         if is_delta_table(&url, &self.options).await? {
-            return Ok(Some(TableEntry { name, url, options: self.options.clone(), external: false }));
+            return Ok(Some(TableEntry {
+                name,
+                url,
+                options: self.options.clone(),
+                external: false,
+            }));
         }
         Ok(None)
     }
@@ -239,11 +267,21 @@ impl Warehouse {
     pub async fn tables(&self, schema: &str) -> Result<Vec<TableEntry>> {
         let mut out = Vec::new();
         if check_name(schema).is_ok() {
-            let dir = as_dir(&self.table_url(schema, "x")?.join(".").map_err(|e| LakeError::Usage(e.to_string()))?);
+            let dir = as_dir(
+                &self
+                    .table_url(schema, "x")?
+                    .join(".")
+                    .map_err(|e| LakeError::Usage(e.to_string()))?,
+            );
             for t in self.list_dirs(&dir).await? {
                 let url = self.table_url(schema, &t)?;
                 if is_delta_table(&url, &self.options).await? {
-                    out.push(TableEntry { name: format!("{schema}.{t}"), url, options: self.options.clone(), external: false });
+                    out.push(TableEntry {
+                        name: format!("{schema}.{t}"),
+                        url,
+                        options: self.options.clone(),
+                        external: false,
+                    });
                 }
             }
         }
@@ -252,7 +290,12 @@ impl Warehouse {
             if s == schema {
                 let url = parse_location(&reg.location)?;
                 out.retain(|e| e.name != reg.name);
-                out.push(TableEntry { name: reg.name.clone(), url, options: reg.resolved_options(&self.options)?, external: true });
+                out.push(TableEntry {
+                    name: reg.name.clone(),
+                    url,
+                    options: reg.resolved_options(&self.options)?,
+                    external: true,
+                });
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -288,7 +331,9 @@ pub fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && !name.starts_with('_')
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -305,7 +350,10 @@ mod tests {
     #[test]
     fn locations_parse() {
         assert_eq!(parse_location("s3://b/p").unwrap().as_str(), "s3://b/p");
-        assert_eq!(parse_location("/tmp/x/../y").unwrap().as_str(), "file:///tmp/y");
+        assert_eq!(
+            parse_location("/tmp/x/../y").unwrap().as_str(),
+            "file:///tmp/y"
+        );
         assert!(parse_location("ftp://x").is_err());
     }
 
@@ -317,9 +365,18 @@ mod tests {
 
     #[test]
     fn names_split_into_schema_and_table() {
-        assert_eq!(Warehouse::split_name("t").unwrap(), ("default".into(), "t".into()));
-        assert_eq!(Warehouse::split_name("s.t").unwrap(), ("s".into(), "t".into()));
-        assert_eq!(Warehouse::split_name("lakeshell.s.t").unwrap(), ("s".into(), "t".into()));
+        assert_eq!(
+            Warehouse::split_name("t").unwrap(),
+            ("default".into(), "t".into())
+        );
+        assert_eq!(
+            Warehouse::split_name("s.t").unwrap(),
+            ("s".into(), "t".into())
+        );
+        assert_eq!(
+            Warehouse::split_name("lakeshell.s.t").unwrap(),
+            ("s".into(), "t".into())
+        );
         assert!(check_name("../etc").is_err());
     }
 }

@@ -20,7 +20,10 @@ pub fn from_env() -> StorageOptions {
 }
 
 /// `base` overlaid with `extra`, keys lower-cased.
-pub fn merged(base: &StorageOptions, extra: impl IntoIterator<Item = (String, String)>) -> StorageOptions {
+pub fn merged(
+    base: &StorageOptions,
+    extra: impl IntoIterator<Item = (String, String)>,
+) -> StorageOptions {
     let mut out = base.clone();
     for (k, v) in extra {
         out.insert(normalise_key(&k), v);
@@ -36,8 +39,14 @@ pub fn normalise_key(key: &str) -> String {
 /// The options as the HashMap delta-rs and object_store take. S3-compatible endpoints over plain
 /// HTTP (a local server) are allowed without a second option.
 pub fn for_store(options: &StorageOptions) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let endpoint = out.get("aws_endpoint_url").or_else(|| out.get("aws_endpoint")).cloned();
+    let mut out: HashMap<String, String> = options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let endpoint = out
+        .get("aws_endpoint_url")
+        .or_else(|| out.get("aws_endpoint"))
+        .cloned();
     if let Some(endpoint) = endpoint {
         out.entry("aws_endpoint".into()).or_insert(endpoint.clone());
         if endpoint.starts_with("http://") {
@@ -53,7 +62,11 @@ pub fn redacted(options: &StorageOptions) -> StorageOptions {
     options
         .iter()
         .map(|(k, v)| {
-            let v = if is_secret_key(k) && !v.starts_with("${") { REDACTED.to_string() } else { v.clone() };
+            let v = if is_secret_key(k) && !v.starts_with("${") {
+                REDACTED.to_string()
+            } else {
+                v.clone()
+            };
             (k.clone(), v)
         })
         .collect()
@@ -72,7 +85,10 @@ mod tests {
 
     #[test]
     fn local_http_endpoint_is_allowed() {
-        let o = StorageOptions::from([("aws_endpoint_url".to_string(), "http://127.0.0.1:5000".to_string())]);
+        let o = StorageOptions::from([(
+            "aws_endpoint_url".to_string(),
+            "http://127.0.0.1:5000".to_string(),
+        )]);
         let s = for_store(&o);
         assert_eq!(s["aws_allow_http"], "true");
         assert_eq!(s["aws_endpoint"], "http://127.0.0.1:5000");

@@ -24,9 +24,10 @@ pub async fn delta_provider(entry: &TableEntry) -> Result<Arc<dyn TableProvider>
     let table = open_delta(&entry.url, &entry.options)
         .await
         .map_err(|e| df_err(e.on_table(entry.name.clone())))?;
-    let provider = table.table_provider().await.map_err(|e| {
-        DataFusionError::Context(entry.name.clone(), Box::new(e))
-    })?;
+    let provider = table
+        .table_provider()
+        .await
+        .map_err(|e| DataFusionError::Context(entry.name.clone(), Box::new(e)))?;
     Ok(provider)
 }
 
@@ -41,7 +42,10 @@ pub struct WarehouseCatalog {
 
 impl WarehouseCatalog {
     pub fn new(warehouse: Arc<Warehouse>) -> Self {
-        WarehouseCatalog { warehouse, names: Default::default() }
+        WarehouseCatalog {
+            warehouse,
+            names: Default::default(),
+        }
     }
 
     /// Re-lists schemas and tables for `SHOW TABLES`, `information_schema` and completion.
@@ -49,7 +53,10 @@ impl WarehouseCatalog {
         let mut names = BTreeMap::new();
         for schema in self.warehouse.schemas().await? {
             let tables = self.warehouse.tables(&schema).await?;
-            let t = tables.iter().map(|e| e.name.rsplit('.').next().unwrap_or_default().to_string()).collect();
+            let t = tables
+                .iter()
+                .map(|e| e.name.rsplit('.').next().unwrap_or_default().to_string())
+                .collect();
             names.insert(schema, t);
         }
         if let Ok(mut guard) = self.names.write() {
@@ -61,7 +68,11 @@ impl WarehouseCatalog {
 
 impl CatalogProvider for WarehouseCatalog {
     fn schema_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.names.read().map(|n| n.keys().cloned().collect()).unwrap_or_default();
+        let mut names: Vec<String> = self
+            .names
+            .read()
+            .map(|n| n.keys().cloned().collect())
+            .unwrap_or_default();
         if names.is_empty() {
             names.push(super::DEFAULT_SCHEMA.to_string());
         }
@@ -70,7 +81,9 @@ impl CatalogProvider for WarehouseCatalog {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if PATH_SCHEMAS.contains(&name) {
-            return Some(Arc::new(PathSchema { warehouse: Arc::clone(&self.warehouse) }));
+            return Some(Arc::new(PathSchema {
+                warehouse: Arc::clone(&self.warehouse),
+            }));
         }
         Some(Arc::new(WarehouseSchema {
             warehouse: Arc::clone(&self.warehouse),
@@ -91,7 +104,11 @@ pub struct WarehouseSchema {
 #[async_trait]
 impl SchemaProvider for WarehouseSchema {
     fn table_names(&self) -> Vec<String> {
-        self.names.read().ok().and_then(|n| n.get(&self.schema).cloned()).unwrap_or_default()
+        self.names
+            .read()
+            .ok()
+            .and_then(|n| n.get(&self.schema).cloned())
+            .unwrap_or_default()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
@@ -99,7 +116,12 @@ impl SchemaProvider for WarehouseSchema {
         if name.contains('/') || name.contains('.') {
             return Ok(None);
         }
-        match self.warehouse.resolve(&self.schema, name).await.map_err(df_err)? {
+        match self
+            .warehouse
+            .resolve(&self.schema, name)
+            .await
+            .map_err(df_err)?
+        {
             Some(entry) => Ok(Some(delta_provider(&entry).await?)),
             None => Ok(None),
         }
@@ -124,7 +146,12 @@ impl SchemaProvider for PathSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let url = parse_location(name).map_err(df_err)?;
-        let entry = TableEntry { name: name.to_string(), url, options: self.warehouse.options().clone(), external: true };
+        let entry = TableEntry {
+            name: name.to_string(),
+            url,
+            options: self.warehouse.options().clone(),
+            external: true,
+        };
         Ok(Some(delta_provider(&entry).await?))
     }
 
@@ -146,8 +173,16 @@ impl UrlTableFactory for LakeUrlTables {
     async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Ok(parsed) = parse_location(url) {
             let options = self.warehouse.options();
-            if super::is_delta_table(&parsed, options).await.unwrap_or(false) {
-                let entry = TableEntry { name: url.to_string(), url: parsed, options: options.clone(), external: true };
+            if super::is_delta_table(&parsed, options)
+                .await
+                .unwrap_or(false)
+            {
+                let entry = TableEntry {
+                    name: url.to_string(),
+                    url: parsed,
+                    options: options.clone(),
+                    external: true,
+                };
                 return Ok(Some(delta_provider(&entry).await?));
             }
         }

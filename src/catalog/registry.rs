@@ -78,7 +78,10 @@ impl Registry {
             Ok(got) => {
                 let bytes = got.bytes().await?;
                 serde_json::from_slice(&bytes).map_err(|e| {
-                    LakeError::Config(format!("{} is not a valid registry: {e}", super::display_url(&self.url)))
+                    LakeError::Config(format!(
+                        "{} is not a valid registry: {e}",
+                        super::display_url(&self.url)
+                    ))
                 })
             }
             Err(object_store::Error::NotFound { .. }) => Ok(File::default()),
@@ -88,7 +91,12 @@ impl Registry {
 
     async fn save(&self, options: &StorageOptions, file: &File) -> Result<()> {
         if self.url.scheme() == "file" {
-            if let Some(dir) = self.url.to_file_path().ok().and_then(|p| p.parent().map(|d| d.to_path_buf())) {
+            if let Some(dir) = self
+                .url
+                .to_file_path()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+            {
                 std::fs::create_dir_all(dir)?;
             }
         }
@@ -103,11 +111,21 @@ impl Registry {
     }
 
     pub async fn get(&self, options: &StorageOptions, name: &str) -> Result<Option<Registration>> {
-        Ok(self.load(options).await?.tables.into_iter().find(|r| r.name == name))
+        Ok(self
+            .load(options)
+            .await?
+            .tables
+            .into_iter()
+            .find(|r| r.name == name))
     }
 
     /// Adds a registration; returns the secret keys that were not stored.
-    pub async fn add(&self, options: &StorageOptions, mut reg: Registration, replace: bool) -> Result<Vec<String>> {
+    pub async fn add(
+        &self,
+        options: &StorageOptions,
+        mut reg: Registration,
+        replace: bool,
+    ) -> Result<Vec<String>> {
         let dropped = reg.strip_secrets();
         let mut file = self.load(options).await?;
         if let Some(pos) = file.tables.iter().position(|r| r.name == reg.name) {
@@ -149,7 +167,10 @@ mod tests {
                 ("aws_region".to_string(), "us-east-1".to_string()),
             ]),
         };
-        assert_eq!(reg.strip_secrets(), vec!["aws_secret_access_key".to_string()]);
+        assert_eq!(
+            reg.strip_secrets(),
+            vec!["aws_secret_access_key".to_string()]
+        );
         assert!(reg.options.contains_key("aws_session_token"));
         assert!(reg.options.contains_key("aws_region"));
     }

@@ -23,7 +23,10 @@ pub struct LakeStores {
 impl LakeStores {
     /// A registry whose stores use `options` (environment and config file already merged in).
     pub fn new(options: StorageOptions) -> Self {
-        LakeStores { options: RwLock::new(options), cache: Cache::default() }
+        LakeStores {
+            options: RwLock::new(options),
+            cache: Cache::default(),
+        }
     }
 
     /// Builds (without caching) a store for `url` with `options`.
@@ -32,8 +35,9 @@ impl LakeStores {
             return Ok(Arc::new(LocalFileSystem::new()));
         }
         let opts = for_store(options);
-        let (store, _) = object_store::parse_url_opts(url, opts)
-            .map_err(|e| DataFusionError::Plan(format!("cannot open {}: {e}", super::display_url(url))))?;
+        let (store, _) = object_store::parse_url_opts(url, opts).map_err(|e| {
+            DataFusionError::Plan(format!("cannot open {}: {e}", super::display_url(url)))
+        })?;
         Ok(Arc::from(store))
     }
 }
@@ -43,7 +47,11 @@ fn key(url: &Url) -> String {
 }
 
 impl ObjectStoreRegistry for LakeStores {
-    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
         self.cache.insert(key(url), store)
     }
 

@@ -47,9 +47,20 @@ impl Config {
             },
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| LakeError::Config(format!("{}: {}", path.display(), crate::error::one_line(&e.to_string())))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Config::default()),
-            Err(e) => Err(LakeError::Config(format!("cannot read {}: {e}", path.display()))),
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                LakeError::Config(format!(
+                    "{}: {}",
+                    path.display(),
+                    crate::error::one_line(&e.to_string())
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok(Config::default())
+            }
+            Err(e) => Err(LakeError::Config(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
         }
     }
 }
@@ -60,7 +71,8 @@ mod tests {
 
     #[test]
     fn parses_and_rejects_unknown_keys() {
-        let c: Config = toml::from_str("warehouse = 's3://b/w'\n[storage]\naws_region = 'x'\n").unwrap();
+        let c: Config =
+            toml::from_str("warehouse = 's3://b/w'\n[storage]\naws_region = 'x'\n").unwrap();
         assert_eq!(c.warehouse.as_deref(), Some("s3://b/w"));
         assert_eq!(c.storage["aws_region"], "x");
         assert!(toml::from_str::<Config>("wherehouse = 1").is_err());

@@ -19,7 +19,9 @@ use crate::sql::vars::Vars;
 /// lakeshell: SQL for Delta Lake tables on local disk and object storage.
 #[derive(Debug, Parser)]
 #[command(name = "lakeshell", version, about, long_about = None)]
-#[command(after_help = "Examples:\n  lakeshell                                   start the REPL on ./lakehouse\n  lakeshell run sql/quickstart                run every .sql file of a folder, in name order\n  lakeshell -c \"SELECT * FROM 'data.csv'\"     run one statement\n  echo 'SELECT 1;' | lakeshell --format csv   run SQL from stdin")]
+#[command(
+    after_help = "Examples:\n  lakeshell                                   start the REPL on ./lakehouse\n  lakeshell run sql/quickstart                run every .sql file of a folder, in name order\n  lakeshell -c \"SELECT * FROM 'data.csv'\"     run one statement\n  echo 'SELECT 1;' | lakeshell --format csv   run SQL from stdin"
+)]
 pub struct Cli {
     /// Warehouse folder or URL (s3://, az://, abfss://, gs://); default ./lakehouse
     #[arg(long, short = 'w', env = "LAKESHELL_WAREHOUSE", global = true)]
@@ -93,10 +95,18 @@ impl Settings {
     /// Resolves flags over the config file over defaults.
     pub fn resolve(cli: &Cli, interactive: bool) -> Result<Settings> {
         let cfg = config::Config::load(cli.config.as_deref())?;
-        let warehouse = cli.warehouse.clone().or(cfg.warehouse.clone()).unwrap_or_else(|| "lakehouse".into());
-        let warehouse = catalog::parse_location(&warehouse).map_err(|e| LakeError::Usage(format!("--warehouse: {e}")))?;
+        let warehouse = cli
+            .warehouse
+            .clone()
+            .or(cfg.warehouse.clone())
+            .unwrap_or_else(|| "lakehouse".into());
+        let warehouse = catalog::parse_location(&warehouse)
+            .map_err(|e| LakeError::Usage(format!("--warehouse: {e}")))?;
         let env = options::from_env();
-        let storage = options::merged(&options::merged(&env, cfg.storage.clone()), pairs(&cli.storage_options, "--storage-option")?);
+        let storage = options::merged(
+            &options::merged(&env, cfg.storage.clone()),
+            pairs(&cli.storage_options, "--storage-option")?,
+        );
         let format = match cli.format.as_deref().or(cfg.format.as_deref()) {
             Some(f) => f.parse::<Format>()?,
             None => Format::Table,
@@ -111,7 +121,12 @@ impl Settings {
             warehouse,
             storage,
             vars: pairs(&cli.vars, "--var")?.into_iter().collect(),
-            print: PrintOptions { format, max_rows, timing: interactive, quiet: cli.quiet },
+            print: PrintOptions {
+                format,
+                max_rows,
+                timing: interactive,
+                quiet: cli.quiet,
+            },
             continue_on_error: cli.continue_on_error,
             history_file: cli.history_file.clone().or(cfg.history_file),
         })
@@ -149,8 +164,15 @@ async fn run_inner(cli: Cli) -> Result<i32> {
         Ok(next == Next::Quit)
     };
     for (i, sql) in cli.commands.iter().enumerate() {
-        let source = if cli.commands.len() == 1 { "-c".to_string() } else { format!("-c #{}", i + 1) };
-        if run(shell.run_text(&source, sql, settings.continue_on_error).await)? {
+        let source = if cli.commands.len() == 1 {
+            "-c".to_string()
+        } else {
+            format!("-c #{}", i + 1)
+        };
+        if run(shell
+            .run_text(&source, sql, settings.continue_on_error)
+            .await)?
+        {
             return Ok(exit(failures));
         }
     }
@@ -163,14 +185,22 @@ async fn run_inner(cli: Cli) -> Result<i32> {
     }
     if cli.commands.is_empty() && cli.command.is_none() {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| LakeError::Usage(format!("cannot read stdin: {e}")))?;
-        run(shell.run_text("<stdin>", &text, settings.continue_on_error).await)?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| LakeError::Usage(format!("cannot read stdin: {e}")))?;
+        run(shell
+            .run_text("<stdin>", &text, settings.continue_on_error)
+            .await)?;
     }
     Ok(exit(failures))
 }
 
 fn exit(failures: usize) -> i32 {
-    if failures > 0 { 1 } else { 0 }
+    if failures > 0 {
+        1
+    } else {
+        0
+    }
 }
 
 /// Folders expand to their `.sql` files in name order.
@@ -185,13 +215,19 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .collect();
             files.sort();
             if files.is_empty() {
-                return Err(LakeError::Usage(format!("{} holds no .sql files", p.display())));
+                return Err(LakeError::Usage(format!(
+                    "{} holds no .sql files",
+                    p.display()
+                )));
             }
             out.extend(files);
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(LakeError::Usage(format!("cannot read {}: no such file", p.display())));
+            return Err(LakeError::Usage(format!(
+                "cannot read {}: no such file",
+                p.display()
+            )));
         }
     }
     Ok(out)

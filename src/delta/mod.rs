@@ -20,7 +20,10 @@ pub fn commit_properties(sql: Option<&str>) -> deltalake::kernel::transaction::C
         ("engine".to_string(), json!(engine_info())),
     ];
     if let Some(sql) = sql {
-        meta.push(("sqlText".to_string(), json!(crate::sql::redact::redact_sql(sql))));
+        meta.push((
+            "sqlText".to_string(),
+            json!(crate::sql::redact::redact_sql(sql)),
+        ));
     }
     deltalake::kernel::transaction::CommitProperties::default().with_metadata(meta)
 }

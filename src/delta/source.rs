@@ -39,7 +39,9 @@ struct OneShot {
 
 impl std::fmt::Debug for OneShot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OneShot").field("schema", &self.schema).finish()
+        f.debug_struct("OneShot")
+            .field("schema", &self.schema)
+            .finish()
     }
 }
 
@@ -58,13 +60,16 @@ impl PartitionStream for OneShot {
                 let mapped = stream.map(move |batch| {
                     let batch = batch?;
                     rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-                    RecordBatch::try_new(Arc::clone(&out_schema), batch.columns().to_vec()).map_err(DataFusionError::from)
+                    RecordBatch::try_new(Arc::clone(&out_schema), batch.columns().to_vec())
+                        .map_err(DataFusionError::from)
                 });
                 Box::pin(RecordBatchStreamAdapter::new(schema, mapped))
             }
             None => {
                 let err = futures::stream::once(async {
-                    Err(DataFusionError::Internal("write source was read twice".into()))
+                    Err(DataFusionError::Internal(
+                        "write source was read twice".into(),
+                    ))
                 });
                 Box::pin(RecordBatchStreamAdapter::new(schema, err))
             }
@@ -76,8 +81,13 @@ impl PartitionStream for OneShot {
 pub fn one_shot_plan(stream: SendableRecordBatchStream) -> Result<(LogicalPlan, Arc<AtomicU64>)> {
     let schema = clean_schema(stream.schema().as_ref());
     let rows = Arc::new(AtomicU64::new(0));
-    let part = OneShot { schema: Arc::clone(&schema), stream: Mutex::new(Some(stream)), rows: Arc::clone(&rows) };
+    let part = OneShot {
+        schema: Arc::clone(&schema),
+        stream: Mutex::new(Some(stream)),
+        rows: Arc::clone(&rows),
+    };
     let table = StreamingTable::try_new(schema, vec![Arc::new(part)])?;
-    let plan = LogicalPlanBuilder::scan("source", provider_as_source(Arc::new(table)), None)?.build()?;
+    let plan =
+        LogicalPlanBuilder::scan("source", provider_as_source(Arc::new(table)), None)?.build()?;
     Ok((plan, rows))
 }

@@ -44,7 +44,11 @@ pub struct WriteRequest<'a> {
 }
 
 /// Runs the write and returns its metrics.
-pub async fn write(state: &SessionState, input: SendableRecordBatchStream, req: WriteRequest<'_>) -> Result<WriteMetrics> {
+pub async fn write(
+    state: &SessionState,
+    input: SendableRecordBatchStream,
+    req: WriteRequest<'_>,
+) -> Result<WriteMetrics> {
     let target = req.target;
     if target.url.scheme() == "file" {
         if let Ok(path) = target.url.to_file_path() {
@@ -89,10 +93,16 @@ pub async fn write(state: &SessionState, input: SendableRecordBatchStream, req: 
             builder = builder.with_description(c.clone());
         }
         if !req.properties.is_empty() {
-            builder = builder.with_configuration(req.properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+            builder = builder.with_configuration(
+                req.properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone()))),
+            );
         }
     }
-    let written = builder.await.map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
+    let written = builder
+        .await
+        .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
     let version = written.version().unwrap_or_default();
     let files_added = last_added_files(&written).await;
     Ok(WriteMetrics {

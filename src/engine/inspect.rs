@@ -35,7 +35,9 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     let n: Vec<char> = name.chars().collect();
     // A bare word matches as a substring, as most users expect of `\dt orders`.
     if !pattern.contains(['*', '?']) {
-        return name.to_ascii_lowercase().contains(&pattern.to_ascii_lowercase());
+        return name
+            .to_ascii_lowercase()
+            .contains(&pattern.to_ascii_lowercase());
     }
     rec(&p, &n)
 }
@@ -58,7 +60,11 @@ impl Engine {
                     name: entry.name.clone(),
                     location: catalog::display_url(&entry.url),
                     version,
-                    kind: if entry.external { "external" } else { "managed" },
+                    kind: if entry.external {
+                        "external"
+                    } else {
+                        "managed"
+                    },
                 });
             }
         }
@@ -77,13 +83,21 @@ impl Engine {
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
             vec![
-                Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.name.as_str()))),
+                Arc::new(StringArray::from_iter_values(
+                    tables.iter().map(|t| t.name.as_str()),
+                )),
                 Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.kind))),
                 Arc::new(UInt64Array::from_iter(tables.iter().map(|t| t.version))),
-                Arc::new(StringArray::from_iter_values(tables.iter().map(|t| t.location.as_str()))),
+                Arc::new(StringArray::from_iter_values(
+                    tables.iter().map(|t| t.location.as_str()),
+                )),
             ],
         )?;
-        Ok(Outcome::Rows(Rows { schema, total_rows: batch.num_rows(), batches: vec![batch] }))
+        Ok(Outcome::Rows(Rows {
+            schema,
+            total_rows: batch.num_rows(),
+            batches: vec![batch],
+        }))
     }
 
     /// Resolves a user-written table name (`t`, `s.t`, or a path) to its entry.
@@ -91,19 +105,29 @@ impl Engine {
         let looks_like_path = name.contains('/') || name.contains("://");
         if looks_like_path {
             let url = catalog::parse_location(name.trim_matches(['\'', '`']))?;
-            return Ok(TableEntry { name: name.into(), url, options: self.warehouse().options().clone(), external: true });
+            return Ok(TableEntry {
+                name: name.into(),
+                url,
+                options: self.warehouse().options().clone(),
+                external: true,
+            });
         }
         let (schema, table) = Warehouse::split_name(&name.to_ascii_lowercase())?;
-        self.warehouse().resolve(&schema, &table).await?.ok_or_else(|| LakeError::TableNotFound {
-            name: format!("{schema}.{table}"),
-            looked_in: catalog::display_url(self.warehouse().root()),
-        })
+        self.warehouse()
+            .resolve(&schema, &table)
+            .await?
+            .ok_or_else(|| LakeError::TableNotFound {
+                name: format!("{schema}.{table}"),
+                looked_in: catalog::display_url(self.warehouse().root()),
+            })
     }
 
     /// `\d table`: column, type, nullable, partition column.
     pub async fn describe_table(&self, name: &str) -> Result<Outcome> {
         let entry = self.find_table(name).await?;
-        let table = open_delta(&entry.url, &entry.options).await.map_err(|e| e.on_table(entry.name.clone()))?;
+        let table = open_delta(&entry.url, &entry.options)
+            .await
+            .map_err(|e| e.on_table(entry.name.clone()))?;
         let state = table.snapshot()?;
         let partitions: Vec<String> = state.metadata().partition_columns().to_vec();
         let provider = table.table_provider().await?;
@@ -118,25 +142,43 @@ impl Engine {
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
             vec![
-                Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.name().as_str()))),
-                Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.data_type().to_string()))),
-                Arc::new(BooleanArray::from_iter(fields.iter().map(|f| Some(f.is_nullable())))),
-                Arc::new(BooleanArray::from_iter(fields.iter().map(|f| Some(partitions.contains(f.name()))))),
+                Arc::new(StringArray::from_iter_values(
+                    fields.iter().map(|f| f.name().as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    fields.iter().map(|f| f.data_type().to_string()),
+                )),
+                Arc::new(BooleanArray::from_iter(
+                    fields.iter().map(|f| Some(f.is_nullable())),
+                )),
+                Arc::new(BooleanArray::from_iter(
+                    fields.iter().map(|f| Some(partitions.contains(f.name()))),
+                )),
             ],
         )?;
-        Ok(Outcome::Rows(Rows { schema, total_rows: batch.num_rows(), batches: vec![batch] }))
+        Ok(Outcome::Rows(Rows {
+            schema,
+            total_rows: batch.num_rows(),
+            batches: vec![batch],
+        }))
     }
 
     /// Column names of every warehouse table, for completion (schema.table -> columns).
     pub async fn column_names(&self) -> Vec<(String, Vec<String>)> {
         let mut out = Vec::new();
-        let Ok(names) = self.names().await else { return out };
+        let Ok(names) = self.names().await else {
+            return out;
+        };
         for (schema, tables) in names {
             for t in tables.into_iter().take(200) {
                 if let Ok(Some(entry)) = self.warehouse().resolve(&schema, &t).await {
                     if let Ok(table) = open_delta(&entry.url, &entry.options).await {
                         if let Ok(state) = table.snapshot() {
-                            let cols = state.schema().fields().map(|f| f.name().to_string()).collect();
+                            let cols = state
+                                .schema()
+                                .fields()
+                                .map(|f| f.name().to_string())
+                                .collect();
                             out.push((format!("{schema}.{t}"), cols));
                         }
                     }

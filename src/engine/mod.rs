@@ -10,17 +10,17 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, DynamicFileCatalog, UrlTableFactory};
+use datafusion::common::TableReference;
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::execution::context::{SessionContext, SessionState};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
 use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{DmlStatement, LogicalPlan, WriteOp};
 use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement as SQLStatement};
-use datafusion::common::TableReference;
 use futures::StreamExt;
 
 pub use inspect::TableSummary;
@@ -28,7 +28,9 @@ pub use progress::{Progress, ProgressSnapshot};
 
 use crate::catalog::provider::{LakeUrlTables, WarehouseCatalog};
 use crate::catalog::stores::LakeStores;
-use crate::catalog::{self, parse_location, Registration, TableEntry, Warehouse, CATALOG, DEFAULT_SCHEMA};
+use crate::catalog::{
+    self, parse_location, Registration, TableEntry, Warehouse, CATALOG, DEFAULT_SCHEMA,
+};
 use crate::delta::write::{write, WriteMode, WriteRequest};
 use crate::delta::WriteMetrics;
 use crate::error::{LakeError, Result};
@@ -89,7 +91,10 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             // delta-rs's workaround: hash-join IN-list pushdown can panic on dictionary keys.
             .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
-            .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values", 0)
+            .set_usize(
+                "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
+                0,
+            )
             // INT96 timestamps (older Spark, Databricks) as microseconds: nanoseconds overflow
             // past the year 2262, and real tables hold 9999-12-31.
             .set_str("datafusion.execution.parquet.coerce_int96", "us");
@@ -109,7 +114,10 @@ impl Engine {
 
         // Quoted paths in FROM: files by extension, or Delta folders.
         let files = Arc::new(DynamicListTableFactory::default());
-        let factory = Arc::new(LakeUrlTables { warehouse: Arc::clone(&warehouse), files: Arc::clone(&files) });
+        let factory = Arc::new(LakeUrlTables {
+            warehouse: Arc::clone(&warehouse),
+            files: Arc::clone(&files),
+        });
         let catalogs = Arc::new(DynamicFileCatalog::new(
             Arc::clone(ctx.state().catalog_list()),
             factory as Arc<dyn UrlTableFactory>,
@@ -122,7 +130,12 @@ impl Engine {
             .build()
             .into();
         files.session_store().with_state(ctx.state_weak_ref());
-        Ok(Engine { ctx, warehouse, catalog, vars })
+        Ok(Engine {
+            ctx,
+            warehouse,
+            catalog,
+            vars,
+        })
     }
 
     /// The warehouse this session uses.
@@ -165,7 +178,10 @@ impl Engine {
         if lower.contains("information_schema") || lower.trim_start().starts_with("show") {
             self.catalog.refresh().await?;
         }
-        self.state().statement_to_plan(stmt).await.map_err(|e| self.explain_error(e))
+        self.state()
+            .statement_to_plan(stmt)
+            .await
+            .map_err(|e| self.explain_error(e))
     }
 
     /// Turns DataFusion's "table 'lakeshell.default.x' not found" into our error that names the
@@ -176,8 +192,14 @@ impl Engine {
             let rest = &msg[start + 7..];
             if let Some(end) = rest.find("' not found") {
                 let full = &rest[..end];
-                let name = full.strip_prefix(&format!("{CATALOG}.")).unwrap_or(full).to_string();
-                return LakeError::TableNotFound { name, looked_in: catalog::display_url(self.warehouse.root()) };
+                let name = full
+                    .strip_prefix(&format!("{CATALOG}."))
+                    .unwrap_or(full)
+                    .to_string();
+                return LakeError::TableNotFound {
+                    name,
+                    looked_in: catalog::display_url(self.warehouse.root()),
+                };
             }
         }
         LakeError::from(e)
@@ -186,7 +208,10 @@ impl Engine {
     async fn query(&self, stmt: DFStatement, sql: &str, opts: &ExecOptions) -> Result<Outcome> {
         let plan = self.plan(stmt, sql).await?;
         match &plan {
-            LogicalPlan::Dml(DmlStatement { op: WriteOp::Update | WriteOp::Delete | WriteOp::MergeInto(_), .. }) => {
+            LogicalPlan::Dml(DmlStatement {
+                op: WriteOp::Update | WriteOp::Delete | WriteOp::MergeInto(_),
+                ..
+            }) => {
                 return Err(LakeError::Unsupported(
                     "UPDATE, DELETE and MERGE on Delta tables are not available yet".into(),
                 ))
@@ -199,7 +224,11 @@ impl Engine {
                     return Ok(Outcome::Message("OK".into()));
                 }
                 let schema = batches[0].schema();
-                return Ok(Outcome::Rows(Rows { schema, batches, total_rows: rows }));
+                return Ok(Outcome::Rows(Rows {
+                    schema,
+                    batches,
+                    total_rows: rows,
+                }));
             }
             _ => {}
         }
@@ -220,44 +249,81 @@ impl Engine {
             if kept < limit {
                 let take = (limit - kept).min(batch.num_rows());
                 kept += take;
-                batches.push(if take == batch.num_rows() { batch } else { batch.slice(0, take) });
+                batches.push(if take == batch.num_rows() {
+                    batch
+                } else {
+                    batch.slice(0, take)
+                });
             }
         }
-        Ok(Outcome::Rows(Rows { schema, batches, total_rows: total }))
+        Ok(Outcome::Rows(Rows {
+            schema,
+            batches,
+            total_rows: total,
+        }))
     }
 
     /// Resolves a table reference from a statement to a Delta table entry.
-    async fn resolve_reference(&self, reference: &TableReference, for_write: bool) -> Result<TableEntry> {
+    async fn resolve_reference(
+        &self,
+        reference: &TableReference,
+        for_write: bool,
+    ) -> Result<TableEntry> {
         let schema = reference.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
         let table = reference.table().to_string();
         if catalog::PATH_SCHEMAS.contains(&schema.as_str()) {
             let url = parse_location(&table)?;
-            return Ok(TableEntry { name: table, url, options: self.warehouse.options().clone(), external: true });
+            return Ok(TableEntry {
+                name: table,
+                url,
+                options: self.warehouse.options().clone(),
+                external: true,
+            });
         }
         if for_write {
             return self.warehouse.resolve_for_write(&schema, &table).await;
         }
-        self.warehouse.resolve(&schema, &table).await?.ok_or_else(|| LakeError::TableNotFound {
-            name: format!("{schema}.{table}"),
-            looked_in: catalog::display_url(self.warehouse.root()),
-        })
+        self.warehouse
+            .resolve(&schema, &table)
+            .await?
+            .ok_or_else(|| LakeError::TableNotFound {
+                name: format!("{schema}.{table}"),
+                looked_in: catalog::display_url(self.warehouse.root()),
+            })
     }
 
     fn object_reference(name: &ObjectName) -> Result<TableReference> {
         let parts: Vec<String> = name
             .0
             .iter()
-            .map(|p| p.as_ident().map(|i| if i.quote_style.is_some() { i.value.clone() } else { i.value.to_ascii_lowercase() }).unwrap_or_default())
+            .map(|p| {
+                p.as_ident()
+                    .map(|i| {
+                        if i.quote_style.is_some() {
+                            i.value.clone()
+                        } else {
+                            i.value.to_ascii_lowercase()
+                        }
+                    })
+                    .unwrap_or_default()
+            })
             .collect();
         match parts.as_slice() {
             [t] => Ok(TableReference::bare(t.as_str())),
             [s, t] => Ok(TableReference::partial(s.as_str(), t.as_str())),
             [c, s, t] if c == CATALOG => Ok(TableReference::partial(s.as_str(), t.as_str())),
-            _ => Err(LakeError::Usage(format!("bad table name {name}: use schema.table"))),
+            _ => Err(LakeError::Usage(format!(
+                "bad table name {name}: use schema.table"
+            ))),
         }
     }
 
-    async fn create_table(&self, ct: CreateTableStatement, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
+    async fn create_table(
+        &self,
+        ct: CreateTableStatement,
+        raw: &str,
+        opts: &ExecOptions,
+    ) -> Result<Outcome> {
         let reference = Self::object_reference(&ct.name)?;
         let mut target = self.resolve_reference(&reference, true).await?;
         if let Some(loc) = &ct.location {
@@ -266,7 +332,10 @@ impl Engine {
         }
         let exists = catalog::is_delta_table(&target.url, &target.options).await?;
         if exists && ct.if_not_exists {
-            return Ok(Outcome::Message(format!("{} already exists; nothing written", target.name)));
+            return Ok(Outcome::Message(format!(
+                "{} already exists; nothing written",
+                target.name
+            )));
         }
         if exists && !ct.or_replace {
             return Err(LakeError::TableExists(target.name));
@@ -298,14 +367,25 @@ impl Engine {
         };
         let metrics = write(&self.state(), input, req).await?;
         if ct.location.is_some() {
-            let (schema, table) = (reference.schema().unwrap_or(DEFAULT_SCHEMA), reference.table());
-            let reg = Registration { name: format!("{schema}.{table}"), location: ct.location.clone().unwrap_or_default(), options: Default::default() };
+            let (schema, table) = (
+                reference.schema().unwrap_or(DEFAULT_SCHEMA),
+                reference.table(),
+            );
+            let reg = Registration {
+                name: format!("{schema}.{table}"),
+                location: ct.location.clone().unwrap_or_default(),
+                options: Default::default(),
+            };
             self.warehouse.register(reg, true).await?;
         }
         Ok(Outcome::Write(metrics))
     }
 
-    async fn run_for_write(&self, plan: LogicalPlan, opts: &ExecOptions) -> Result<datafusion::execution::SendableRecordBatchStream> {
+    async fn run_for_write(
+        &self,
+        plan: LogicalPlan,
+        opts: &ExecOptions,
+    ) -> Result<datafusion::execution::SendableRecordBatchStream> {
         let state = self.state();
         let physical = state.create_physical_plan(&plan).await?;
         if let Some(p) = &opts.progress {
@@ -326,18 +406,32 @@ impl Engine {
         };
         let target = self.resolve_reference(&dml.table_name, false).await?;
         let input = self.run_for_write(dml.input.as_ref().clone(), opts).await?;
-        let req = WriteRequest { target: &target, mode, partition_by: vec![], properties: vec![], comment: None, sql: Some(raw), operation };
+        let req = WriteRequest {
+            target: &target,
+            mode,
+            partition_by: vec![],
+            properties: vec![],
+            comment: None,
+            sql: Some(raw),
+            operation,
+        };
         Ok(Outcome::Write(write(&self.state(), input, req).await?))
     }
 
-    async fn register_external(&self, cet: datafusion::sql::parser::CreateExternalTable, raw: &str) -> Result<Outcome> {
+    async fn register_external(
+        &self,
+        cet: datafusion::sql::parser::CreateExternalTable,
+        raw: &str,
+    ) -> Result<Outcome> {
         let reference = Self::object_reference(&cet.name)?;
         let schema = reference.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
         let table = reference.table().to_string();
         catalog::check_name(&schema)?;
         catalog::check_name(&table)?;
         let [location] = cet.locations.as_slice() else {
-            return Err(LakeError::Usage("a Delta table has exactly one LOCATION".into()));
+            return Err(LakeError::Usage(
+                "a Delta table has exactly one LOCATION".into(),
+            ));
         };
         // Options as written (before ${var} substitution), so references survive.
         let raw_options = match parse_statement(raw) {
@@ -352,18 +446,35 @@ impl Engine {
             | datafusion::sql::sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
             other => other.to_string(),
         };
-        let now: Vec<(String, String)> = cet.options.iter().map(|(k, v)| (k.clone(), value(v))).collect();
+        let now: Vec<(String, String)> = cet
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), value(v)))
+            .collect();
         let url = parse_location(location)?;
         let options = catalog::options::merged(self.warehouse.options(), now);
         let name = format!("{schema}.{table}");
-        let entry = TableEntry { name: name.clone(), url: url.clone(), options, external: true };
-        let opened = catalog::open_delta(&entry.url, &entry.options).await.map_err(|e| e.on_table(catalog::display_url(&url)))?;
+        let entry = TableEntry {
+            name: name.clone(),
+            url: url.clone(),
+            options,
+            external: true,
+        };
+        let opened = catalog::open_delta(&entry.url, &entry.options)
+            .await
+            .map_err(|e| e.on_table(catalog::display_url(&url)))?;
         let reg = Registration {
             name: name.clone(),
             location: location.clone(),
-            options: raw_options.iter().map(|(k, v)| (catalog::options::normalise_key(k), value(v))).collect(),
+            options: raw_options
+                .iter()
+                .map(|(k, v)| (catalog::options::normalise_key(k), value(v)))
+                .collect(),
         };
-        let dropped = self.warehouse.register(reg, cet.or_replace || cet.if_not_exists).await?;
+        let dropped = self
+            .warehouse
+            .register(reg, cet.or_replace || cet.if_not_exists)
+            .await?;
         let mut msg = format!(
             "registered {name} -> {} (version {})",
             catalog::display_url(&url),
@@ -401,7 +512,11 @@ impl Engine {
                 }
             }
         }
-        Ok(Outcome::Message(if done.is_empty() { "nothing to drop".into() } else { done.join("\n") }))
+        Ok(Outcome::Message(if done.is_empty() {
+            "nothing to drop".into()
+        } else {
+            done.join("\n")
+        }))
     }
 
     /// Refreshes and returns schema -> table names.

@@ -23,7 +23,10 @@ pub struct ProgressSnapshot {
 
 impl Default for Progress {
     fn default() -> Self {
-        Progress { started: Instant::now(), plans: Mutex::new(Vec::new()) }
+        Progress {
+            started: Instant::now(),
+            plans: Mutex::new(Vec::new()),
+        }
     }
 }
 
@@ -44,7 +47,11 @@ impl Progress {
                 walk(p.as_ref(), &mut rows, &mut bytes);
             }
         }
-        ProgressSnapshot { rows_scanned: rows, bytes_scanned: bytes, elapsed: self.started.elapsed() }
+        ProgressSnapshot {
+            rows_scanned: rows,
+            bytes_scanned: bytes,
+            elapsed: self.started.elapsed(),
+        }
     }
 }
 

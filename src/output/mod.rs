@@ -81,7 +81,12 @@ pub struct PrintOptions {
 
 impl Default for PrintOptions {
     fn default() -> Self {
-        PrintOptions { format: Format::Table, max_rows: Some(40), timing: true, quiet: false }
+        PrintOptions {
+            format: Format::Table,
+            max_rows: Some(40),
+            timing: true,
+            quiet: false,
+        }
     }
 }
 
@@ -104,18 +109,35 @@ pub fn write_metrics_rows(m: &WriteMetrics) -> Result<Rows> {
             Arc::new(UInt64Array::from(vec![m.files_added])),
         ],
     )?;
-    Ok(Rows { schema, batches: vec![batch], total_rows: 1 })
+    Ok(Rows {
+        schema,
+        batches: vec![batch],
+        total_rows: 1,
+    })
 }
 
 /// Prints one statement's outcome.
-pub fn print_outcome(out: &mut dyn Write, outcome: &Outcome, opts: &PrintOptions, elapsed: Duration) -> Result<()> {
+pub fn print_outcome(
+    out: &mut dyn Write,
+    outcome: &Outcome,
+    opts: &PrintOptions,
+    elapsed: Duration,
+) -> Result<()> {
     match outcome {
         Outcome::Rows(rows) => print_rows(out, rows, opts, elapsed),
         Outcome::Write(m) => {
             if opts.quiet {
                 return Ok(());
             }
-            print_rows(out, &write_metrics_rows(m)?, &PrintOptions { max_rows: None, ..opts.clone() }, elapsed)
+            print_rows(
+                out,
+                &write_metrics_rows(m)?,
+                &PrintOptions {
+                    max_rows: None,
+                    ..opts.clone()
+                },
+                elapsed,
+            )
         }
         Outcome::Message(msg) => {
             if opts.quiet || !opts.format.is_for_people() {
@@ -128,7 +150,12 @@ pub fn print_outcome(out: &mut dyn Write, outcome: &Outcome, opts: &PrintOptions
 }
 
 /// Prints rows in the chosen format.
-pub fn print_rows(out: &mut dyn Write, rows: &Rows, opts: &PrintOptions, elapsed: Duration) -> Result<()> {
+pub fn print_rows(
+    out: &mut dyn Write,
+    rows: &Rows,
+    opts: &PrintOptions,
+    elapsed: Duration,
+) -> Result<()> {
     let shown_rows = |limit: Option<usize>| -> Vec<RecordBatch> {
         let mut left = limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
@@ -149,12 +176,23 @@ pub fn print_rows(out: &mut dyn Write, rows: &Rows, opts: &PrintOptions, elapsed
             let text = table::render(&rows.schema, &batches, opts.format == Format::Markdown)?;
             writeln!(out, "{text}")?;
             if !opts.quiet {
-                writeln!(out, "{}", footer(rows.total_rows, shown, opts.timing.then_some(elapsed)))?;
+                writeln!(
+                    out,
+                    "{}",
+                    footer(rows.total_rows, shown, opts.timing.then_some(elapsed))
+                )?;
             }
         }
         Format::Csv | Format::Tsv => {
-            let delimiter = if opts.format == Format::Csv { b',' } else { b'\t' };
-            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).with_delimiter(delimiter).build(&mut *out);
+            let delimiter = if opts.format == Format::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .with_delimiter(delimiter)
+                .build(&mut *out);
             if rows.batches.is_empty() {
                 w.write(&RecordBatch::new_empty(Arc::clone(&rows.schema)))?;
             }
@@ -192,7 +230,9 @@ pub fn footer(total: usize, shown: usize, elapsed: Option<Duration>) -> String {
     let noun = if total == 1 { "row" } else { "rows" };
     let mut s = format!("{total} {noun}");
     if shown < total {
-        s.push_str(&format!(", {shown} shown (\\maxrows N or \\maxrows 0 for all)"));
+        s.push_str(&format!(
+            ", {shown} shown (\\maxrows N or \\maxrows 0 for all)"
+        ));
     }
     if let Some(e) = elapsed {
         s.push_str(&format!(" ({:.3} s)", e.as_secs_f64()));
@@ -215,7 +255,13 @@ mod tests {
     #[test]
     fn footer_says_when_cut() {
         assert_eq!(footer(1, 1, None), "1 row");
-        assert_eq!(footer(100, 40, None), "100 rows, 40 shown (\\maxrows N or \\maxrows 0 for all)");
-        assert_eq!(footer(0, 0, Some(Duration::from_millis(12))), "0 rows (0.012 s)");
+        assert_eq!(
+            footer(100, 40, None),
+            "100 rows, 40 shown (\\maxrows N or \\maxrows 0 for all)"
+        );
+        assert_eq!(
+            footer(0, 0, Some(Duration::from_millis(12))),
+            "0 rows (0.012 s)"
+        );
     }
 }

@@ -36,7 +36,11 @@ pub fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 /// The progress text for one reading.
@@ -54,7 +58,10 @@ impl ProgressLine {
     /// a no-op handle.
     pub fn start(progress: Arc<Progress>, enabled: bool) -> Self {
         if !enabled || !std::io::stderr().is_terminal() {
-            return ProgressLine { stop: None, task: None };
+            return ProgressLine {
+                stop: None,
+                task: None,
+            };
         }
         let (tx, mut rx) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -79,7 +86,10 @@ impl ProgressLine {
                 }
             }
         });
-        ProgressLine { stop: Some(tx), task: Some(task) }
+        ProgressLine {
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 
     /// Stops and erases the line.

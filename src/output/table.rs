@@ -16,12 +16,18 @@ fn right_aligned(t: &DataType) -> bool {
 /// Renders `batches` as a table (or Markdown), `NULL` for nulls.
 pub fn render(schema: &SchemaRef, batches: &[RecordBatch], markdown: bool) -> Result<String> {
     let mut table = Table::new();
-    table.load_preset(if markdown { ASCII_MARKDOWN } else { UTF8_FULL_CONDENSED });
+    table.load_preset(if markdown {
+        ASCII_MARKDOWN
+    } else {
+        UTF8_FULL_CONDENSED
+    });
     if !markdown {
         table.set_content_arrangement(ContentArrangement::Disabled);
     }
     table.set_header(schema.fields().iter().map(|f| Cell::new(f.name())));
-    let options = FormatOptions::default().with_null("NULL").with_display_error(true);
+    let options = FormatOptions::default()
+        .with_null("NULL")
+        .with_display_error(true);
     for batch in batches {
         let formatters = batch
             .columns()

@@ -14,13 +14,74 @@ use crate::meta::COMMANDS;
 use crate::sql::split::is_complete;
 
 const KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "HAVING", "LIMIT", "OFFSET", "JOIN", "LEFT JOIN", "INNER JOIN",
-    "FULL OUTER JOIN", "CROSS JOIN", "ON", "USING", "AS", "AND", "OR", "NOT", "IN", "IS NULL", "IS NOT NULL",
-    "BETWEEN", "LIKE", "ILIKE", "CASE", "WHEN", "THEN", "ELSE", "END", "DISTINCT", "UNION ALL", "UNION", "EXCEPT",
-    "INTERSECT", "WITH", "INSERT INTO", "INSERT OVERWRITE", "VALUES", "CREATE TABLE", "CREATE OR REPLACE TABLE",
-    "IF NOT EXISTS", "PARTITIONED BY", "LOCATION", "TBLPROPERTIES", "CREATE EXTERNAL TABLE", "STORED AS DELTA",
-    "OPTIONS", "DROP TABLE", "IF EXISTS", "DESCRIBE", "SHOW TABLES", "EXPLAIN", "EXPLAIN ANALYZE", "COUNT", "SUM",
-    "AVG", "MIN", "MAX", "CAST", "COALESCE", "NULL", "TRUE", "FALSE", "ASC", "DESC", "OVER", "PARTITION BY",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "LEFT JOIN",
+    "INNER JOIN",
+    "FULL OUTER JOIN",
+    "CROSS JOIN",
+    "ON",
+    "USING",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS NULL",
+    "IS NOT NULL",
+    "BETWEEN",
+    "LIKE",
+    "ILIKE",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "DISTINCT",
+    "UNION ALL",
+    "UNION",
+    "EXCEPT",
+    "INTERSECT",
+    "WITH",
+    "INSERT INTO",
+    "INSERT OVERWRITE",
+    "VALUES",
+    "CREATE TABLE",
+    "CREATE OR REPLACE TABLE",
+    "IF NOT EXISTS",
+    "PARTITIONED BY",
+    "LOCATION",
+    "TBLPROPERTIES",
+    "CREATE EXTERNAL TABLE",
+    "STORED AS DELTA",
+    "OPTIONS",
+    "DROP TABLE",
+    "IF EXISTS",
+    "DESCRIBE",
+    "SHOW TABLES",
+    "EXPLAIN",
+    "EXPLAIN ANALYZE",
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "CAST",
+    "COALESCE",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "ASC",
+    "DESC",
+    "OVER",
+    "PARTITION BY",
 ];
 
 /// Shared list of table and column names, refreshed after statements that change tables.
@@ -68,7 +129,10 @@ fn candidates(line: &str, pos: usize, names: &[String]) -> (usize, Vec<Pair>) {
     if line.trim_start().starts_with('\\') && start == line.len() - line.trim_start().len() {
         for (cmd, help) in COMMANDS {
             if cmd.starts_with(word) {
-                out.push(Pair { display: format!("{cmd}  {help}"), replacement: format!("{cmd} ") });
+                out.push(Pair {
+                    display: format!("{cmd}  {help}"),
+                    replacement: format!("{cmd} "),
+                });
             }
         }
         return (start, out);
@@ -78,14 +142,31 @@ fn candidates(line: &str, pos: usize, names: &[String]) -> (usize, Vec<Pair>) {
     }
     let upper = word.to_ascii_uppercase();
     for name in names {
-        if name.starts_with(word) || name.to_ascii_lowercase().starts_with(&word.to_ascii_lowercase()) {
-            out.push(Pair { display: name.clone(), replacement: name.clone() });
+        if name.starts_with(word)
+            || name
+                .to_ascii_lowercase()
+                .starts_with(&word.to_ascii_lowercase())
+        {
+            out.push(Pair {
+                display: name.clone(),
+                replacement: name.clone(),
+            });
         }
     }
     for kw in KEYWORDS {
         if kw.starts_with(&upper) {
-            let replacement = if word.chars().all(|c| c.is_ascii_lowercase() || !c.is_alphabetic()) { kw.to_ascii_lowercase() } else { kw.to_string() };
-            out.push(Pair { display: kw.to_string(), replacement });
+            let replacement = if word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || !c.is_alphabetic())
+            {
+                kw.to_ascii_lowercase()
+            } else {
+                kw.to_string()
+            };
+            out.push(Pair {
+                display: kw.to_string(),
+                replacement,
+            });
         }
     }
     (start, out)
@@ -93,7 +174,12 @@ fn candidates(line: &str, pos: usize, names: &[String]) -> (usize, Vec<Pair>) {
 
 impl Completer for LakeHelper {
     type Candidate = Pair;
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let names = self.names.read().map(|n| n.clone()).unwrap_or_default();
         Ok(candidates(line, pos, &names))
     }
@@ -115,7 +201,11 @@ impl Hinter for LakeHelper {
 }
 
 impl Highlighter for LakeHelper {
-    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(&'s self, prompt: &'p str, _default: bool) -> Cow<'b, str> {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
         Cow::Borrowed(prompt)
     }
 }
@@ -128,11 +218,18 @@ mod tests {
 
     #[test]
     fn completes_keywords_names_and_meta_commands() {
-        let names = vec!["orders".to_string(), "sales.orders".to_string(), "order_id".to_string()];
+        let names = vec![
+            "orders".to_string(),
+            "sales.orders".to_string(),
+            "order_id".to_string(),
+        ];
         let (start, c) = candidates("SELECT * FROM ord", 17, &names);
         assert_eq!(start, 14);
         let reps: Vec<_> = c.iter().map(|p| p.replacement.as_str()).collect();
-        assert!(reps.contains(&"orders") && reps.contains(&"order_id"), "{reps:?}");
+        assert!(
+            reps.contains(&"orders") && reps.contains(&"order_id"),
+            "{reps:?}"
+        );
         let (_, c) = candidates("sel", 3, &names);
         assert_eq!(c[0].replacement, "select");
         let (_, c) = candidates("\\d", 2, &names);

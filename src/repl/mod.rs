@@ -23,9 +23,12 @@ pub fn default_history() -> Option<PathBuf> {
 
 /// Runs the REPL until `\q` or Ctrl-D; returns the exit code.
 pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<i32> {
-    let config = Config::builder().completion_type(CompletionType::List).auto_add_history(false).build();
-    let mut editor: Editor<LakeHelper, FileHistory> =
-        Editor::with_config(config).map_err(|e| LakeError::Usage(format!("cannot start the prompt: {e}")))?;
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor: Editor<LakeHelper, FileHistory> = Editor::with_config(config)
+        .map_err(|e| LakeError::Usage(format!("cannot start the prompt: {e}")))?;
     let helper = LakeHelper::default();
     let names = helper.names();
     editor.set_helper(Some(helper));
@@ -68,7 +71,9 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<i32> {
                     Ok(pieces) => {
                         for piece in pieces {
                             let result = match &piece {
-                                crate::sql::split::Piece::Sql { text, .. } => shell.run_sql(text).await,
+                                crate::sql::split::Piece::Sql { text, .. } => {
+                                    shell.run_sql(text).await
+                                }
                                 crate::sql::split::Piece::Meta { text, .. } => {
                                     shell.run_meta(text).await.map(|_| Changed::Nothing)
                                 }

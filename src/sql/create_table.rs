@@ -33,7 +33,10 @@ pub struct CreateTableStatement {
 
 /// Parses the statement after `CREATE`; `OR REPLACE` has been seen when `or_replace` is set and
 /// the parser stands on `TABLE`.
-pub(crate) fn parse(parser: &mut Parser, or_replace: bool) -> Result<CreateTableStatement, ParserError> {
+pub(crate) fn parse(
+    parser: &mut Parser,
+    or_replace: bool,
+) -> Result<CreateTableStatement, ParserError> {
     parser.expect_keyword(Keyword::TABLE)?;
     let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = parser.parse_object_name(false)?;
@@ -62,7 +65,8 @@ pub(crate) fn parse(parser: &mut Parser, or_replace: bool) -> Result<CreateTable
                 )));
             }
         } else if parser.parse_keywords(&[Keyword::PARTITIONED, Keyword::BY]) {
-            stmt.partitioned_by = parser.parse_parenthesized_column_list(IsOptional::Mandatory, false)?;
+            stmt.partitioned_by =
+                parser.parse_parenthesized_column_list(IsOptional::Mandatory, false)?;
         } else if parser.parse_keyword(Keyword::LOCATION) {
             stmt.location = Some(parser.parse_literal_string()?);
         } else if parser.parse_keyword(Keyword::COMMENT) {
@@ -130,7 +134,11 @@ impl fmt::Display for CreateTableStatement {
                 .properties
                 .iter()
                 .map(|(k, v)| {
-                    format!("{} = {}", Value::SingleQuotedString(k.clone()), Value::SingleQuotedString(v.clone()))
+                    format!(
+                        "{} = {}",
+                        Value::SingleQuotedString(k.clone()),
+                        Value::SingleQuotedString(v.clone())
+                    )
                 })
                 .collect();
             write!(f, " TBLPROPERTIES ({})", props.join(", "))?;

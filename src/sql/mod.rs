@@ -17,7 +17,6 @@ use std::fmt;
 use datafusion::sql::parser::{DFParser, DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 pub use create_table::CreateTableStatement;
@@ -45,7 +44,10 @@ impl fmt::Display for LakeStatement {
 /// Parses exactly one statement (a trailing `;` is allowed).
 pub fn parse_statement(sql: &str) -> Result<LakeStatement> {
     let dialect = GenericDialect {};
-    let mut parser = DFParserBuilder::new(sql).with_dialect(&dialect).build().map_err(parse_err)?;
+    let mut parser = DFParserBuilder::new(sql)
+        .with_dialect(&dialect)
+        .build()
+        .map_err(parse_err)?;
     let stmt = parse_one(&mut parser).map_err(parse_err)?;
     while parser.parser.consume_token(&Token::SemiColon) {}
     let next = parser.parser.peek_token();
@@ -58,14 +60,19 @@ pub fn parse_statement(sql: &str) -> Result<LakeStatement> {
     Ok(stmt)
 }
 
-fn parse_one(df: &mut DFParser) -> std::result::Result<LakeStatement, datafusion::error::DataFusionError> {
+fn parse_one(
+    df: &mut DFParser,
+) -> std::result::Result<LakeStatement, datafusion::error::DataFusionError> {
     let p = &df.parser;
     let is = |n: usize, k: Keyword| matches!(p.peek_nth_token(n).token, Token::Word(ref w) if w.keyword == k);
-    if is(0, Keyword::CREATE) && (is(1, Keyword::TABLE) || (is(1, Keyword::OR) && is(2, Keyword::REPLACE) && is(3, Keyword::TABLE))) {
+    if is(0, Keyword::CREATE)
+        && (is(1, Keyword::TABLE)
+            || (is(1, Keyword::OR) && is(2, Keyword::REPLACE) && is(3, Keyword::TABLE)))
+    {
         let parser = &mut df.parser;
         parser.next_token(); // CREATE
         let or_replace = parser.parse_keywords(&[Keyword::OR, Keyword::REPLACE]);
-        let stmt = create_table::parse(parser, or_replace).map_err(ParserError::from)?;
+        let stmt = create_table::parse(parser, or_replace)?;
         return Ok(LakeStatement::CreateTable(stmt));
     }
     Ok(LakeStatement::DataFusion(Box::new(df.parse_statement()?)))
@@ -109,9 +116,10 @@ mod tests {
 
     #[test]
     fn create_table_fields() {
-        let LakeStatement::CreateTable(s) =
-            parse_statement("CREATE OR REPLACE TABLE silver.orders PARTITIONED BY (day) AS SELECT * FROM x").unwrap()
-        else {
+        let LakeStatement::CreateTable(s) = parse_statement(
+            "CREATE OR REPLACE TABLE silver.orders PARTITIONED BY (day) AS SELECT * FROM x",
+        )
+        .unwrap() else {
             panic!("not ours")
         };
         assert!(s.or_replace && !s.if_not_exists);
@@ -128,7 +136,10 @@ mod tests {
             "CREATE EXTERNAL TABLE t STORED AS DELTA LOCATION 's3://b/t'",
             "EXPLAIN ANALYZE SELECT 1",
         ] {
-            assert!(matches!(parse_statement(sql).unwrap(), LakeStatement::DataFusion(_)), "{sql}");
+            assert!(
+                matches!(parse_statement(sql).unwrap(), LakeStatement::DataFusion(_)),
+                "{sql}"
+            );
             round_trip(sql);
         }
     }

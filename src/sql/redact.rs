@@ -8,9 +8,20 @@ pub fn is_secret_key(key: &str) -> bool {
     if k.ends_with("key_id") || k.ends_with("access_key_id") || k.contains("key_name") {
         return false;
     }
-    ["secret", "password", "token", "sas", "signature", "credential", "account_key", "private_key", "_key", "session"]
-        .iter()
-        .any(|w| k.contains(w))
+    [
+        "secret",
+        "password",
+        "token",
+        "sas",
+        "signature",
+        "credential",
+        "account_key",
+        "private_key",
+        "_key",
+        "session",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
 /// The value shown in place of a secret.
@@ -57,7 +68,9 @@ pub fn redact_sql(sql: &str) -> String {
         if c.is_alphanumeric() || c == '_' || c == '.' {
             let mut j = i;
             let mut word = String::new();
-            while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '.') {
+            while j < chars.len()
+                && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '.')
+            {
                 word.push(chars[j]);
                 j += 1;
             }

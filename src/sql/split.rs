@@ -110,12 +110,21 @@ pub fn split(text: &str) -> Result<Vec<Piece>> {
 
 fn push_sql(pieces: &mut Vec<Piece>, text: &str, lines: &Lines, toks: &[TokenWithSpan], line: u64) {
     let Some(first) = toks.first() else { return };
-    let last = toks.iter().rev().find(|t| !is_blank(&t.token)).unwrap_or(first);
+    let last = toks
+        .iter()
+        .rev()
+        .find(|t| !is_blank(&t.token))
+        .unwrap_or(first);
     let from = lines.offset(first.span.start.line, first.span.start.column);
-    let to = lines.offset(last.span.end.line, last.span.end.column).max(from);
+    let to = lines
+        .offset(last.span.end.line, last.span.end.column)
+        .max(from);
     let body = text[from..to].trim_end();
     if !body.is_empty() {
-        pieces.push(Piece::Sql { text: body.to_string(), line: line as usize });
+        pieces.push(Piece::Sql {
+            text: body.to_string(),
+            line: line as usize,
+        });
     }
 }
 
@@ -132,7 +141,18 @@ pub fn is_complete(buffer: &str) -> bool {
         Ok(tokens) => tokens
             .iter()
             .rev()
-            .find(|t| !matches!(t.token, Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab | Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)) | Token::EOF))
+            .find(|t| {
+                !matches!(
+                    t.token,
+                    Token::Whitespace(
+                        Whitespace::Space
+                            | Whitespace::Newline
+                            | Whitespace::Tab
+                            | Whitespace::SingleLineComment { .. }
+                            | Whitespace::MultiLineComment(_)
+                    ) | Token::EOF
+                )
+            })
             .map(|t| t.token == Token::SemiColon)
             .unwrap_or(false),
     }
@@ -143,7 +163,10 @@ mod tests {
     use super::*;
 
     fn sql(text: &str, line: usize) -> Piece {
-        Piece::Sql { text: text.into(), line }
+        Piece::Sql {
+            text: text.into(),
+            line,
+        }
     }
 
     #[test]
@@ -158,7 +181,10 @@ mod tests {
     #[test]
     fn lines_point_at_first_token_and_last_statement_needs_no_semicolon() {
         let script = "\n\n-- header\nSELECT 1\n  FROM t;\n\nSELECT 2";
-        assert_eq!(split(script).unwrap(), vec![sql("SELECT 1\n  FROM t", 4), sql("SELECT 2", 7)]);
+        assert_eq!(
+            split(script).unwrap(),
+            vec![sql("SELECT 1\n  FROM t", 4), sql("SELECT 2", 7)]
+        );
     }
 
     #[test]
@@ -167,9 +193,15 @@ mod tests {
         assert_eq!(
             split(script).unwrap(),
             vec![
-                Piece::Meta { text: "\\timing on".into(), line: 1 },
+                Piece::Meta {
+                    text: "\\timing on".into(),
+                    line: 1
+                },
                 sql("SELECT 1", 2),
-                Piece::Meta { text: "\\format csv".into(), line: 3 },
+                Piece::Meta {
+                    text: "\\format csv".into(),
+                    line: 3
+                },
             ]
         );
     }
@@ -177,7 +209,10 @@ mod tests {
     #[test]
     fn unicode_before_a_statement_keeps_offsets_right() {
         let script = "SELECT 'é😈';\nSELECT 'ü'";
-        assert_eq!(split(script).unwrap(), vec![sql("SELECT 'é😈'", 1), sql("SELECT 'ü'", 2)]);
+        assert_eq!(
+            split(script).unwrap(),
+            vec![sql("SELECT 'é😈'", 1), sql("SELECT 'ü'", 2)]
+        );
     }
 
     #[test]

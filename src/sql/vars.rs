@@ -18,7 +18,10 @@ impl Vars {
     }
 
     fn lookup(&self, name: &str) -> Option<String> {
-        self.values.get(name).cloned().or_else(|| std::env::var(name).ok())
+        self.values
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
     }
 
     /// Replaces every `${name}` in `text`. `$$` and `$1` are left alone: only the braced form is a
@@ -36,7 +39,9 @@ impl Vars {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(LakeError::Parse(format!("bad variable name ${{{name}}}")));
             }
-            let value = self.lookup(name).ok_or_else(|| LakeError::UndefinedVariable(name.into()))?;
+            let value = self
+                .lookup(name)
+                .ok_or_else(|| LakeError::UndefinedVariable(name.into()))?;
             out.push_str(&value);
             rest = &after[end + 1..];
         }
@@ -51,18 +56,33 @@ mod tests {
 
     #[test]
     fn substitutes_flags_before_environment() {
-        let vars = Vars::new(HashMap::from([("day".to_string(), "2024-01-02".to_string())]));
-        assert_eq!(vars.substitute("WHERE d = '${day}'").unwrap(), "WHERE d = '2024-01-02'");
+        let vars = Vars::new(HashMap::from([(
+            "day".to_string(),
+            "2024-01-02".to_string(),
+        )]));
+        assert_eq!(
+            vars.substitute("WHERE d = '${day}'").unwrap(),
+            "WHERE d = '2024-01-02'"
+        );
     }
 
     #[test]
     fn undefined_is_an_error_that_says_how_to_fix_it() {
-        let err = Vars::default().substitute("SELECT ${lakeshell_surely_unset}").unwrap_err();
-        assert!(err.to_string().contains("--var lakeshell_surely_unset=VALUE"), "{err}");
+        let err = Vars::default()
+            .substitute("SELECT ${lakeshell_surely_unset}")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--var lakeshell_surely_unset=VALUE"),
+            "{err}"
+        );
     }
 
     #[test]
     fn dollar_without_brace_is_left_alone() {
-        assert_eq!(Vars::default().substitute("SELECT $1, $$x$$").unwrap(), "SELECT $1, $$x$$");
+        assert_eq!(
+            Vars::default().substitute("SELECT $1, $$x$$").unwrap(),
+            "SELECT $1, $$x$$"
+        );
     }
 }

@@ -48,10 +48,18 @@ fn formats_for_machines() {
 #[test]
 fn max_rows_cuts_with_a_note() {
     let d = tmp();
-    let out = run_ok(lakeshell(d.path()).args(["--max-rows", "2", "-c", "SELECT * FROM generate_series(1, 5)"]));
+    let out = run_ok(lakeshell(d.path()).args([
+        "--max-rows",
+        "2",
+        "-c",
+        "SELECT * FROM generate_series(1, 5)",
+    ]));
     let text = stdout(&out);
-    assert!(text.contains("5 rows, 2 shown (\\maxrows N or \\maxrows 0 for all)"), "{text}");
-    assert_eq!(text.matches("│ ").count(), 3 * 1, "header and two rows: {text}");
+    assert!(
+        text.contains("5 rows, 2 shown (\\maxrows N or \\maxrows 0 for all)"),
+        "{text}"
+    );
+    assert_eq!(text.matches("│ ").count(), 3, "header and two rows: {text}");
 }
 
 #[test]
@@ -59,36 +67,66 @@ fn first_failure_stops_the_script_with_file_and_line() {
     let d = tmp();
     let script = d.path().join("job.sql");
     std::fs::write(&script, "SELECT 1;\n\n-- a comment; with a semicolon\nSELECT 'a;b'\n  AS s;\nSELECT * FROM missing_table;\nCREATE TABLE never AS SELECT 1 AS x;\n").unwrap();
-    let out = lakeshell(d.path()).args(["run", "job.sql"]).output().unwrap();
+    let out = lakeshell(d.path())
+        .args(["run", "job.sql"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("error: job.sql:6: SELECT * FROM missing_table: table not found: default.missing_table (looked in "), "{err}");
-    assert!(err.ends_with("/lakehouse); \\dt lists the tables\n"), "{err}");
-    assert!(!d.path().join("lakehouse/default/never").exists(), "statements after the failure must not run");
+    assert!(
+        err.ends_with("/lakehouse); \\dt lists the tables\n"),
+        "{err}"
+    );
+    assert!(
+        !d.path().join("lakehouse/default/never").exists(),
+        "statements after the failure must not run"
+    );
 }
 
 #[test]
 fn continue_on_error_runs_the_rest_and_still_exits_1() {
     let d = tmp();
     let out = lakeshell(d.path())
-        .args(["--continue-on-error", "-q", "-c", "SELECT nope; CREATE TABLE t AS SELECT 1 AS x; SELECT count(*) AS n FROM t"])
+        .args([
+            "--continue-on-error",
+            "-q",
+            "-c",
+            "SELECT nope; CREATE TABLE t AS SELECT 1 AS x; SELECT count(*) AS n FROM t",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("-c:1: SELECT nope"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("-c:1: SELECT nope"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("│ 1 │"), "{}", stdout(&out));
 }
 
 #[test]
 fn exit_2_for_bad_flags_and_unreadable_scripts() {
     let d = tmp();
-    let bad_flag = lakeshell(d.path()).args(["--no-such-flag"]).output().unwrap();
+    let bad_flag = lakeshell(d.path())
+        .args(["--no-such-flag"])
+        .output()
+        .unwrap();
     assert_eq!(bad_flag.status.code(), Some(2));
-    let missing = lakeshell(d.path()).args(["run", "nope.sql"]).output().unwrap();
+    let missing = lakeshell(d.path())
+        .args(["run", "nope.sql"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
-    assert_eq!(stderr(&missing), "error: cannot read nope.sql: no such file\n");
-    let bad_format = lakeshell(d.path()).args(["--format", "xml", "-c", "SELECT 1"]).output().unwrap();
+    assert_eq!(
+        stderr(&missing),
+        "error: cannot read nope.sql: no such file\n"
+    );
+    let bad_format = lakeshell(d.path())
+        .args(["--format", "xml", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
     assert_eq!(bad_format.status.code(), Some(2));
     assert!(stderr(&bad_format).contains("unknown format xml"));
 }
@@ -99,10 +137,20 @@ fn variables_come_from_flags_and_environment() {
     let out = run_ok(
         lakeshell(d.path())
             .env("LAKESHELL_TEST_REGION", "eu")
-            .args(["-f", "csv", "--var", "n=41", "-c", "SELECT ${n} + 1 AS answer, '${LAKESHELL_TEST_REGION}' AS region"]),
+            .args([
+                "-f",
+                "csv",
+                "--var",
+                "n=41",
+                "-c",
+                "SELECT ${n} + 1 AS answer, '${LAKESHELL_TEST_REGION}' AS region",
+            ]),
     );
     assert_eq!(stdout(&out), "answer,region\n42,eu\n");
-    let undefined = lakeshell(d.path()).args(["-c", "SELECT ${missing}"]).output().unwrap();
+    let undefined = lakeshell(d.path())
+        .args(["-c", "SELECT ${missing}"])
+        .output()
+        .unwrap();
     assert_eq!(undefined.status.code(), Some(1));
     assert!(stderr(&undefined).contains("undefined variable ${missing}: pass --var missing=VALUE"));
 }
@@ -110,8 +158,18 @@ fn variables_come_from_flags_and_environment() {
 #[test]
 fn sql_on_stdin() {
     let d = tmp();
-    let mut child = lakeshell(d.path()).args(["-f", "csv"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(b"SELECT 1 AS a;\nSELECT 'x;y' AS b;\n").unwrap();
+    let mut child = lakeshell(d.path())
+        .args(["-f", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT 1 AS a;\nSELECT 'x;y' AS b;\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(stdout(&out), "a\n1\nb\nx;y\n");
@@ -120,9 +178,15 @@ fn sql_on_stdin() {
 #[test]
 fn writes_print_version_and_rows_and_quiet_hides_them() {
     let d = tmp();
-    let out = run_ok(lakeshell(d.path()).args(["-c", "CREATE TABLE t AS SELECT * FROM generate_series(1, 3)"]));
+    let out = run_ok(lakeshell(d.path()).args([
+        "-c",
+        "CREATE TABLE t AS SELECT * FROM generate_series(1, 3)",
+    ]));
     let text = stdout(&out);
-    assert!(text.contains("default.t") && text.contains("CREATE TABLE AS SELECT"), "{text}");
+    assert!(
+        text.contains("default.t") && text.contains("CREATE TABLE AS SELECT"),
+        "{text}"
+    );
     assert!(text.contains("rows_written"), "{text}");
     let quiet = run_ok(lakeshell(d.path()).args(["-q", "-c", "INSERT INTO t VALUES (4)"]));
     assert_eq!(stdout(&quiet), "");
@@ -133,9 +197,20 @@ fn writes_print_version_and_rows_and_quiet_hides_them() {
 #[test]
 fn warehouse_flag_and_environment_variable() {
     let d = tmp();
-    run_ok(lakeshell(d.path()).args(["--warehouse", "wh1", "-q", "-c", "CREATE TABLE a.t AS SELECT 1 AS x"]));
+    run_ok(lakeshell(d.path()).args([
+        "--warehouse",
+        "wh1",
+        "-q",
+        "-c",
+        "CREATE TABLE a.t AS SELECT 1 AS x",
+    ]));
     assert!(d.path().join("wh1/a/t/_delta_log").is_dir());
-    let out = run_ok(lakeshell(d.path()).env("LAKESHELL_WAREHOUSE", "wh1").args(["-f", "csv", "-c", "SELECT x FROM a.t"]));
+    let out = run_ok(lakeshell(d.path()).env("LAKESHELL_WAREHOUSE", "wh1").args([
+        "-f",
+        "csv",
+        "-c",
+        "SELECT x FROM a.t",
+    ]));
     assert_eq!(stdout(&out), "x\n1\n");
 }
 
@@ -148,10 +223,19 @@ fn meta_commands_in_scripts() {
     let out = run_ok(lakeshell(d.path()).args(["run", "m.sql"]));
     let text = stdout(&out);
     assert!(text.contains("s.t") && text.contains("managed"), "{text}");
-    assert!(text.contains("│ p      ┆ Utf8") || text.contains("p"), "{text}");
-    assert!(text.contains("one\n1\n") && text.contains("two\n2\n"), "{text}");
+    assert!(
+        text.contains("│ p      ┆ Utf8") || text.contains("p"),
+        "{text}"
+    );
+    assert!(
+        text.contains("one\n1\n") && text.contains("two\n2\n"),
+        "{text}"
+    );
     assert!(!text.contains("three"), "{text}");
-    assert_eq!(std::fs::read_to_string(d.path().join("out.csv")).unwrap(), "three\n3\n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out.csv")).unwrap(),
+        "three\n3\n"
+    );
 }
 
 #[test]
@@ -159,7 +243,14 @@ fn help_answers() {
     let d = tmp();
     let out = run_ok(lakeshell(d.path()).arg("--help"));
     let text = stdout(&out);
-    for needle in ["--warehouse", "--var", "--format", "--continue-on-error", "run", "Examples"] {
+    for needle in [
+        "--warehouse",
+        "--var",
+        "--format",
+        "--continue-on-error",
+        "run",
+        "Examples",
+    ] {
         assert!(text.contains(needle), "{needle} missing from --help");
     }
 }
@@ -193,12 +284,22 @@ fn progress_shows_on_a_terminal_only() {
     let d = tmp();
     let bin = super::common::bin();
     let sql = "SELECT count(*) AS n FROM generate_series(1, 20000000)";
-    let cmd = format!("LAKESHELL_PROGRESS_DELAY_MS=0 {} -c \"{sql}\"", bin.display());
+    let cmd = format!(
+        "LAKESHELL_PROGRESS_DELAY_MS=0 {} -c \"{sql}\"",
+        bin.display()
+    );
     let tty = under_pty(d.path(), &cmd, "");
-    assert!(tty.contains("scanned") && tty.contains("Ctrl-C cancels"), "no progress on a terminal: {tty}");
+    assert!(
+        tty.contains("scanned") && tty.contains("Ctrl-C cancels"),
+        "no progress on a terminal: {tty}"
+    );
     assert!(tty.contains("20000000"), "{tty}");
     // To a pipe: the same statement prints no progress on stderr or stdout.
-    let piped = run_ok(lakeshell(d.path()).env("LAKESHELL_PROGRESS_DELAY_MS", "0").args(["-c", sql]));
+    let piped = run_ok(
+        lakeshell(d.path())
+            .env("LAKESHELL_PROGRESS_DELAY_MS", "0")
+            .args(["-c", sql]),
+    );
     assert!(!stderr(&piped).contains("scanned"));
     assert!(!stdout(&piped).contains("scanned"));
 }
@@ -213,12 +314,22 @@ fn repl_multiline_history_and_meta_commands() {
     assert!(screen.contains("42"), "{screen}");
     assert!(screen.contains("default.t"), "{screen}");
     assert!(screen.contains("error: syntax error"), "{screen}");
-    assert!(screen.contains("still here"), "the REPL keeps running after an error: {screen}");
+    assert!(
+        screen.contains("still here"),
+        "the REPL keeps running after an error: {screen}"
+    );
     let history = std::fs::read_to_string(d.path().join("hist")).unwrap();
     assert!(history.contains("SELECT x + 1 AS y"), "{history}");
-    assert!(!history.contains("hunter2"), "secrets never reach history: {history}");
-    let registry = std::fs::read_to_string(d.path().join("lakehouse/_lakeshell/tables.json")).unwrap();
-    assert!(!registry.contains("hunter2"), "secrets never reach the registry: {registry}");
+    assert!(
+        !history.contains("hunter2"),
+        "secrets never reach history: {history}"
+    );
+    let registry =
+        std::fs::read_to_string(d.path().join("lakehouse/_lakeshell/tables.json")).unwrap();
+    assert!(
+        !registry.contains("hunter2"),
+        "secrets never reach the registry: {registry}"
+    );
 }
 
 #[test]
@@ -227,7 +338,8 @@ fn ctrl_c_cancels_the_query_not_the_shell() {
     let bin = super::common::bin();
     let cmd = format!("{} --history-file hist", bin.display());
     // A long query, Ctrl-C (0x03) while it runs, then a quick one.
-    let input = "SELECT count(*) FROM generate_series(1, 100000000000);\n\x03\nSELECT 'alive' AS s;\n\\q\n";
+    let input =
+        "SELECT count(*) FROM generate_series(1, 100000000000);\n\x03\nSELECT 'alive' AS s;\n\\q\n";
     let screen = under_pty(d.path(), &cmd, input);
     assert!(screen.contains("cancelled"), "{screen}");
     assert!(screen.contains("alive"), "{screen}");

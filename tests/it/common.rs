@@ -24,7 +24,11 @@ pub fn corpus() -> PathBuf {
     let p = std::env::var("LAKESHELL_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo().join("..").join("shared").join("corpus"));
-    assert!(p.join("MANIFEST.md").exists(), "corpus not found at {} (set LAKESHELL_CORPUS)", p.display());
+    assert!(
+        p.join("MANIFEST.md").exists(),
+        "corpus not found at {} (set LAKESHELL_CORPUS)",
+        p.display()
+    );
     p
 }
 
@@ -69,19 +73,30 @@ pub fn engine(warehouse: &Path, vars: HashMap<String, String>) -> Engine {
     engine_with(warehouse.to_str().unwrap(), StorageOptions::new(), vars)
 }
 
-pub fn engine_with(warehouse: &str, options: StorageOptions, vars: HashMap<String, String>) -> Engine {
+pub fn engine_with(
+    warehouse: &str,
+    options: StorageOptions,
+    vars: HashMap<String, String>,
+) -> Engine {
     let wh = Warehouse::new(parse_location(warehouse).unwrap(), options);
     Engine::new(wh, Vars::new(vars)).unwrap()
 }
 
 /// Runs any statement; panics on failure.
 pub async fn exec(engine: &Engine, sql: &str) -> Outcome {
-    engine.execute(sql, &ExecOptions::default()).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    engine
+        .execute(sql, &ExecOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Runs SQL and returns its rows formatted, one string per row, cells joined by " | ".
 pub async fn rows(engine: &Engine, sql: &str) -> Vec<String> {
-    match engine.execute(sql, &ExecOptions::default()).await.unwrap_or_else(|e| panic!("{sql}: {e}")) {
+    match engine
+        .execute(sql, &ExecOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    {
         Outcome::Rows(r) => format_rows(&r.batches),
         other => panic!("{sql}: expected rows, got {other:?}"),
     }
@@ -91,9 +106,18 @@ pub fn format_rows(batches: &[RecordBatch]) -> Vec<String> {
     let options = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();
     for b in batches {
-        let fmts: Vec<_> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
+        let fmts: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
         for r in 0..b.num_rows() {
-            out.push(fmts.iter().map(|f| f.value(r).to_string()).collect::<Vec<_>>().join(" | "));
+            out.push(
+                fmts.iter()
+                    .map(|f| f.value(r).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            );
         }
     }
     out
@@ -110,13 +134,28 @@ pub fn python() -> &'static Path {
             .output()
             .expect("run scripts/test-deps");
         assert!(out.status.success(), "scripts/test-deps failed");
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim())
+        PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap()
+                .trim(),
+        )
     })
 }
 
 /// Runs a Python snippet; returns stdout. Panics with stderr on failure.
 pub fn py(code: &str, args: &[&str]) -> String {
-    let out = Command::new(python()).arg("-c").arg(code).args(args).output().unwrap();
-    assert!(out.status.success(), "python failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -15,7 +15,12 @@ enum Truth {
     Parquet(&'static str),
     /// Expected parquet, with columns checked separately listed in `fixes` (the MANIFEST's
     /// caveat on data-reader-partition-values' as_timestamp).
-    ParquetExcept(&'static str, &'static [&'static str], &'static str, &'static [&'static str]),
+    ParquetExcept(
+        &'static str,
+        &'static [&'static str],
+        &'static str,
+        &'static [&'static str],
+    ),
     /// A projection's sorted rows, as quoted in the MANIFEST's cited assertion.
     Rows(&'static str, &'static [&'static str]),
 }
@@ -23,7 +28,12 @@ enum Truth {
 fn cases() -> Vec<(&'static str, Truth)> {
     use Truth::*;
     let mut v: Vec<(&str, Truth)> = vec![];
-    for t in ["basic_append", "basic_partitioned", "multi_partitioned", "with_schema_change"] {
+    for t in [
+        "basic_append",
+        "basic_partitioned",
+        "multi_partitioned",
+        "with_schema_change",
+    ] {
         let leaked: &'static str = Box::leak(format!("dat/{t}").into_boxed_str());
         v.push((leaked, Parquet("expected/latest/table_content.parquet")));
     }
@@ -44,7 +54,8 @@ fn cases() -> Vec<(&'static str, Truth)> {
         "table-with-columnmapping-mode-id",
         "data-reader-timestamp_ntz",
     ] {
-        let leaked: &'static str = Box::leak(format!("delta-kernel-rs-golden/{t}").into_boxed_str());
+        let leaked: &'static str =
+            Box::leak(format!("delta-kernel-rs-golden/{t}").into_boxed_str());
         v.push((leaked, Parquet("expected")));
     }
     v.push((
@@ -60,12 +71,21 @@ fn cases() -> Vec<(&'static str, Truth)> {
         "delta-kernel-rs/compacted-log-files-table",
         Rows(
             "SELECT id, comment FROM t",
-            &["0 | new", "1 | after-large-delete", "10 | merge1-insert", "12 | merge2-insert", "2 | "],
+            &[
+                "0 | new",
+                "1 | after-large-delete",
+                "10 | merge1-insert",
+                "12 | merge2-insert",
+                "2 | ",
+            ],
         ),
     ));
     v.push((
         "delta-kernel-rs/cdf-table",
-        Rows("SELECT id FROM t", &["1", "10", "2", "3", "4", "5", "6", "8", "9"]),
+        Rows(
+            "SELECT id FROM t",
+            &["1", "10", "2", "3", "4", "5", "6", "8", "9"],
+        ),
     ));
     v.push((
         "delta-kernel-rs/type-widening",
@@ -78,8 +98,14 @@ fn cases() -> Vec<(&'static str, Truth)> {
             ],
         ),
     ));
-    v.push(("delta-kernel-rs/with-short-dv", Rows("SELECT id FROM t", &["3", "4", "5", "6", "7", "8", "9"])));
-    v.push(("delta-rs/simple_table", Rows("SELECT id FROM t", &["5", "7", "9"])));
+    v.push((
+        "delta-kernel-rs/with-short-dv",
+        Rows("SELECT id FROM t", &["3", "4", "5", "6", "7", "8", "9"]),
+    ));
+    v.push((
+        "delta-rs/simple_table",
+        Rows("SELECT id FROM t", &["5", "7", "9"]),
+    ));
     v.push((
         "delta-rs/delta-0.8.0-special-partition",
         Rows("SELECT DISTINCT x FROM t", &["A/A", "B B"]),
@@ -91,7 +117,13 @@ fn cases() -> Vec<(&'static str, Truth)> {
             &["9999-12-30 | 2022-02-01 | 2", "9999-12-31 | 2022-01-01 | 1"],
         ),
     ));
-    v.push(("delta-rs/table-with-dv-small", Rows("SELECT value FROM t", &["1", "2", "3", "4", "5", "6", "7", "8"])));
+    v.push((
+        "delta-rs/table-with-dv-small",
+        Rows(
+            "SELECT value FROM t",
+            &["1", "2", "3", "4", "5", "6", "7", "8"],
+        ),
+    ));
     v
 }
 
@@ -119,11 +151,22 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 fn table_dir(root: &Path, name: &str) -> String {
     let d = root.join(name);
     let delta = d.join("delta");
-    if delta.join("_delta_log").exists() { delta } else { d }.display().to_string()
+    if delta.join("_delta_log").exists() {
+        delta
+    } else {
+        d
+    }
+    .display()
+    .to_string()
 }
 
 /// Checks one table; Ok(true) pass, Ok(false) unsupported (with the error), Err on wrong rows.
-async fn check(e: &Engine, root: &Path, name: &str, truth: &Truth) -> Result<Result<(), String>, String> {
+async fn check(
+    e: &Engine,
+    root: &Path,
+    name: &str,
+    truth: &Truth,
+) -> Result<Result<(), String>, String> {
     let loc = table_dir(root, name);
     let from = format!("delta.`{loc}`");
     // Register the table under a short alias via a CTE-free substitution: `t` in the truth SQL.
@@ -140,15 +183,35 @@ async fn check(e: &Engine, root: &Path, name: &str, truth: &Truth) -> Result<Res
             };
             // Spark's output folders hold a _SUCCESS marker: name the data files.
             let exp_dir = root.join(name).join(exp);
-            let exp_path = if exp_dir.is_dir() { format!("{}/*.parquet", exp_dir.display()) } else { exp_dir.display().to_string() };
+            let exp_path = if exp_dir.is_dir() {
+                format!("{}/*.parquet", exp_dir.display())
+            } else {
+                exp_dir.display().to_string()
+            };
             // Expected columns, in the expected file's order, minus the ones checked apart.
-            let cols = columns(e, &format!("SELECT * FROM '{exp_path}' LIMIT 0")).await.map_err(|x| format!("expected: {x}"))?;
-            let cols: Vec<String> = cols.into_iter().filter(|c| !except.contains(&c.as_str())).map(|c| format!("\"{c}\"")).collect();
+            let cols = columns(e, &format!("SELECT * FROM '{exp_path}' LIMIT 0"))
+                .await
+                .map_err(|x| format!("expected: {x}"))?;
+            let cols: Vec<String> = cols
+                .into_iter()
+                .filter(|c| !except.contains(&c.as_str()))
+                .map(|c| format!("\"{c}\""))
+                .collect();
             let list = cols.join(", ");
-            let expected = sorted(query(e, &format!("SELECT {list} FROM '{exp_path}'")).await.map_err(|x| format!("expected: {x}"))?);
-            let got = sorted(query(e, &format!("SELECT {list} FROM {from}")).await.map_err(|x| format!("projection: {x}"))?);
+            let expected = sorted(
+                query(e, &format!("SELECT {list} FROM '{exp_path}'"))
+                    .await
+                    .map_err(|x| format!("expected: {x}"))?,
+            );
+            let got = sorted(
+                query(e, &format!("SELECT {list} FROM {from}"))
+                    .await
+                    .map_err(|x| format!("projection: {x}"))?,
+            );
             if got != expected {
-                return Err(format!("{name}: rows differ\n got: {got:?}\nwant: {expected:?}"));
+                return Err(format!(
+                    "{name}: rows differ\n got: {got:?}\nwant: {expected:?}"
+                ));
             }
             if let Truth::ParquetExcept(_, _, sql, want) = truth {
                 let got = sorted(query(e, &sub(sql)).await.map_err(|x| x.to_string())?);
@@ -158,10 +221,16 @@ async fn check(e: &Engine, root: &Path, name: &str, truth: &Truth) -> Result<Res
             }
         }
         Truth::Rows(sql, want) => {
-            let got = sorted(query(e, &sub(sql)).await.map_err(|x| format!("{name}: {x}"))?);
+            let got = sorted(
+                query(e, &sub(sql))
+                    .await
+                    .map_err(|x| format!("{name}: {x}"))?,
+            );
             let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
             if got != want {
-                return Err(format!("{name}: {sql}\n got: {got:?}\nwant: {want:?}\n all rows: {got_all:?}"));
+                return Err(format!(
+                    "{name}: {sql}\n got: {got:?}\nwant: {want:?}\n all rows: {got_all:?}"
+                ));
             }
         }
     }
@@ -197,15 +266,27 @@ async fn every_corpus_table_reads_its_expected_contents() {
     // by the Delta SQL issue's table_changes tests. Here it must read without error.
     let ict = table_dir(&root, "delta-rs/cdc_ict_table");
     match query(&e, &format!("SELECT count(*) FROM delta.`{ict}`")).await {
-        Ok(_) => println!("corpus pass        delta-rs/cdc_ict_table (reads; truth is its change feed)"),
+        Ok(_) => {
+            println!("corpus pass        delta-rs/cdc_ict_table (reads; truth is its change feed)")
+        }
         Err(err) => unsupported.push(("delta-rs/cdc_ict_table".into(), err)),
     }
-    println!("corpus: {passed} pass, {} unsupported, {} wrong of {}", unsupported.len(), wrong.len(), cases.len() + 1);
+    println!(
+        "corpus: {passed} pass, {} unsupported, {} wrong of {}",
+        unsupported.len(),
+        wrong.len(),
+        cases.len() + 1
+    );
     assert!(wrong.is_empty(), "wrong rows:\n{}", wrong.join("\n"));
     // An unsupported table must say which feature; a generic failure is a bug.
     for (name, err) in &unsupported {
         let lower = err.to_lowercase();
-        assert!(lower.contains("feature") || lower.contains("unsupported") || lower.contains("not supported"), "{name} failed without naming a feature: {err}");
+        assert!(
+            lower.contains("feature")
+                || lower.contains("unsupported")
+                || lower.contains("not supported"),
+            "{name} failed without naming a feature: {err}"
+        );
     }
     assert_eq!(cases.len() + 1, 29, "the corpus has 29 tables");
 }

@@ -8,8 +8,16 @@ use serde_json::Value;
 use super::common::{lakeshell, python, repo, run_ok, stdout};
 
 fn peers(args: &[&str]) -> String {
-    let out = Command::new(python()).arg(repo().join("tests/peers.py")).args(args).output().unwrap();
-    assert!(out.status.success(), "peers.py {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg(repo().join("tests/peers.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "peers.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -27,15 +35,47 @@ fn peers_read_what_lakeshell_writes() {
         INSERT INTO shop.items VALUES (4, 'fig', 2.0, true, CAST('2024-01-03' AS DATE), CAST(0.99 AS DECIMAL(10,2)), CAST('2024-01-03 00:00:00' AS TIMESTAMP));";
     run_ok(lakeshell(d.path()).args(["-q", "-c", sql]));
     let table = d.path().join("lakehouse/shop/items");
-    let got = read_with_peers(&table, &["id", "name", "price", "fresh", "day", "cost", "seen"]);
+    let got = read_with_peers(
+        &table,
+        &["id", "name", "price", "fresh", "day", "cost", "seen"],
+    );
     let expected = serde_json::json!([
-        ["1", "apple", "1.5", "true", "2024-01-01", "2.50", "2024-01-01 10:00:00"],
-        ["2", "pear", "-0.25", "false", "2024-01-02", "3.10", "2024-01-02 11:30:00"],
+        [
+            "1",
+            "apple",
+            "1.5",
+            "true",
+            "2024-01-01",
+            "2.50",
+            "2024-01-01 10:00:00"
+        ],
+        [
+            "2",
+            "pear",
+            "-0.25",
+            "false",
+            "2024-01-02",
+            "3.10",
+            "2024-01-02 11:30:00"
+        ],
         ["3", null, null, null, "2024-01-02", null, null],
-        ["4", "fig", "2.0", "true", "2024-01-03", "0.99", "2024-01-03 00:00:00"],
+        [
+            "4",
+            "fig",
+            "2.0",
+            "true",
+            "2024-01-03",
+            "0.99",
+            "2024-01-03 00:00:00"
+        ],
     ]);
     let sort = |v: &Value| {
-        let mut rows: Vec<String> = v.as_array().unwrap().iter().map(|r| r.to_string()).collect();
+        let mut rows: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
         rows.sort();
         rows
     };
@@ -44,7 +84,11 @@ fn peers_read_what_lakeshell_writes() {
     assert_eq!(got["version"], 1);
 
     // CREATE OR REPLACE keeps the table (new version), and peers see the replacement.
-    run_ok(lakeshell(d.path()).args(["-q", "-c", "CREATE OR REPLACE TABLE shop.items AS SELECT 9 AS id"]));
+    run_ok(lakeshell(d.path()).args([
+        "-q",
+        "-c",
+        "CREATE OR REPLACE TABLE shop.items AS SELECT 9 AS id",
+    ]));
     let got = read_with_peers(&table, &["id"]);
     assert_eq!(got["deltalake"], serde_json::json!([["9"]]));
     assert_eq!(got["duckdb"], serde_json::json!([["9"]]));
@@ -57,10 +101,21 @@ fn parquet_field_ids_do_not_reach_the_delta_schema() {
     let file = d.path().join("ids.parquet");
     peers(&["fieldid-parquet", file.to_str().unwrap()]);
     run_ok(lakeshell(d.path()).args(["-q", "-c", "CREATE TABLE t AS SELECT * FROM 'ids.parquet'"]));
-    let log = std::fs::read_to_string(d.path().join("lakehouse/default/t/_delta_log/00000000000000000000.json")).unwrap();
-    assert!(!log.contains("field_id") && !log.contains("field.id"), "{log}");
+    let log = std::fs::read_to_string(
+        d.path()
+            .join("lakehouse/default/t/_delta_log/00000000000000000000.json"),
+    )
+    .unwrap();
+    assert!(
+        !log.contains("field_id") && !log.contains("field.id"),
+        "{log}"
+    );
     let got = read_with_peers(&d.path().join("lakehouse/default/t"), &["k", "v"]);
-    assert_eq!(got["duckdb"], serde_json::json!([["1", "x"], ["2", "y"]]), "DuckDB reads values, not NULLs");
+    assert_eq!(
+        got["duckdb"],
+        serde_json::json!([["1", "x"], ["2", "y"]]),
+        "DuckDB reads values, not NULLs"
+    );
 }
 
 #[test]

@@ -37,10 +37,23 @@ fn quickstart_runs_twice_with_the_same_tables() {
     let after_second = snapshot(d.path());
     assert_eq!(after_first, after_second);
     // Silver is cleaned: no null ids, no negative amounts, no duplicates, statuses normalised.
-    assert!(after_first.contains("NL,2,133.49") || after_first.contains("NL,3,153.39"), "{after_first}");
-    let silver = stdout(&run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "SELECT count(*) AS n, count(DISTINCT order_id) AS d, min(amount) AS m FROM silver.orders"])));
+    assert!(
+        after_first.contains("NL,2,133.49") || after_first.contains("NL,3,153.39"),
+        "{after_first}"
+    );
+    let silver = stdout(&run_ok(lakeshell(d.path()).args([
+        "-f",
+        "csv",
+        "-c",
+        "SELECT count(*) AS n, count(DISTINCT order_id) AS d, min(amount) AS m FROM silver.orders",
+    ])));
     assert_eq!(silver, "n,d,m\n7,7,12.99\n");
     // The second run wrote new versions of the same tables: history survives.
-    let dt = stdout(&run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "\\dt gold.*"])));
+    let dt = stdout(&run_ok(lakeshell(d.path()).args([
+        "-f",
+        "csv",
+        "-c",
+        "\\dt gold.*",
+    ])));
     assert!(dt.contains("gold.revenue_by_country,managed,1,"), "{dt}");
 }

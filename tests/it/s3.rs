@@ -21,9 +21,20 @@ impl Drop for Moto {
 }
 
 fn start_moto() -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(python())
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -33,7 +44,10 @@ fn start_moto() -> Moto {
         assert!(Instant::now() < deadline, "moto did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Moto { child, endpoint: format!("http://127.0.0.1:{port}") }
+    Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 const BOTO: &str = "import boto3, sys\n\
@@ -62,27 +76,64 @@ fn warehouse_on_s3_end_to_end() {
     };
     // Create from a CSV on S3, insert, query.
     run_ok(&mut run(&["-q", "-c", "CREATE TABLE sales.orders PARTITIONED BY (big) AS SELECT id, amount, amount > 15 AS big FROM 's3://lake/landing/orders.csv'"]));
-    run_ok(&mut run(&["-q", "-c", "INSERT INTO sales.orders VALUES (3, 1.25, false)"]));
+    run_ok(&mut run(&[
+        "-q",
+        "-c",
+        "INSERT INTO sales.orders VALUES (3, 1.25, false)",
+    ]));
     // A new process sees it all.
-    let out = run_ok(&mut run(&["-f", "csv", "-c", "SELECT id, amount, big FROM sales.orders ORDER BY id"]));
-    assert_eq!(stdout(&out), "id,amount,big\n1,10.5,false\n2,20.0,true\n3,1.25,false\n");
+    let out = run_ok(&mut run(&[
+        "-f",
+        "csv",
+        "-c",
+        "SELECT id, amount, big FROM sales.orders ORDER BY id",
+    ]));
+    assert_eq!(
+        stdout(&out),
+        "id,amount,big\n1,10.5,false\n2,20.0,true\n3,1.25,false\n"
+    );
     let dt = run_ok(&mut run(&["-f", "csv", "-c", "\\dt"]));
-    assert!(stdout(&dt).contains("sales.orders,managed,1,s3://lake/wh/sales/orders"), "{}", stdout(&dt));
+    assert!(
+        stdout(&dt).contains("sales.orders,managed,1,s3://lake/wh/sales/orders"),
+        "{}",
+        stdout(&dt)
+    );
     // By path, and registered as an external table whose secret is kept as a reference.
-    let by_path = run_ok(&mut run(&["-f", "csv", "-c", "SELECT count(*) AS n FROM delta.`s3://lake/wh/sales/orders`"]));
+    let by_path = run_ok(&mut run(&[
+        "-f",
+        "csv",
+        "-c",
+        "SELECT count(*) AS n FROM delta.`s3://lake/wh/sales/orders`",
+    ]));
     assert_eq!(stdout(&by_path), "n\n3\n");
     run_ok(&mut run(&["-q", "-c", "CREATE EXTERNAL TABLE ext.orders STORED AS DELTA LOCATION 's3://lake/wh/sales/orders' OPTIONS ('aws_secret_access_key' '${AWS_SECRET_ACCESS_KEY}', 'aws_region' 'us-east-1')"]));
-    let ext = run_ok(&mut run(&["-f", "csv", "-c", "SELECT sum(amount) AS s FROM ext.orders"]));
+    let ext = run_ok(&mut run(&[
+        "-f",
+        "csv",
+        "-c",
+        "SELECT sum(amount) AS s FROM ext.orders",
+    ]));
     assert_eq!(stdout(&ext), "s\n31.75\n");
     let registry = py(
         "import boto3, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\nprint(s3.get_object(Bucket='lake', Key='wh/_lakeshell/tables.json')['Body'].read().decode())",
         &[&moto.endpoint],
     );
-    assert!(registry.contains("${AWS_SECRET_ACCESS_KEY}") && !registry.contains("\"test\""), "{registry}");
+    assert!(
+        registry.contains("${AWS_SECRET_ACCESS_KEY}") && !registry.contains("\"test\""),
+        "{registry}"
+    );
     // A bucket that does not exist: one clear line, exit 1.
     let mut bad = lakeshell(d.path());
     s3_env(&mut bad, &moto.endpoint);
-    let out = bad.args(["--warehouse", "s3://no-such-bucket/wh", "-c", "CREATE TABLE t AS SELECT 1 AS x"]).output().unwrap();
+    let out = bad
+        .args([
+            "--warehouse",
+            "s3://no-such-bucket/wh",
+            "-c",
+            "CREATE TABLE t AS SELECT 1 AS x",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }

@@ -30,7 +30,11 @@ impl sqllogictest::AsyncDB for Db {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
-        let outcome = self.engine.execute(sql, &ExecOptions::default()).await.map_err(|e| SltError(e.to_string()))?;
+        let outcome = self
+            .engine
+            .execute(sql, &ExecOptions::default())
+            .await
+            .map_err(|e| SltError(e.to_string()))?;
         let rows = match outcome {
             Outcome::Rows(r) => r,
             Outcome::Write(m) => write_metrics_rows(&m).map_err(|e| SltError(e.to_string()))?,
@@ -38,9 +42,22 @@ impl sqllogictest::AsyncDB for Db {
         };
         let cells: Vec<Vec<String>> = common::format_rows(&rows.batches)
             .into_iter()
-            .map(|r| r.split(" | ").map(|c| if c.is_empty() { "(empty)".to_string() } else { c.to_string() }).collect())
+            .map(|r| {
+                r.split(" | ")
+                    .map(|c| {
+                        if c.is_empty() {
+                            "(empty)".to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
+            })
             .collect();
-        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; rows.schema.fields().len()], rows: cells })
+        Ok(DBOutput::Rows {
+            types: vec![DefaultColumnType::Any; rows.schema.fields().len()],
+            rows: cells,
+        })
     }
 
     async fn shutdown(&mut self) {}
@@ -53,7 +70,11 @@ impl sqllogictest::AsyncDB for Db {
 #[tokio::test(flavor = "multi_thread")]
 async fn slt_files() {
     let dir = common::repo().join("tests/slt");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "slt")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     let complete = std::env::var("LAKESHELL_SLT_COMPLETE").is_ok();
@@ -61,7 +82,10 @@ async fn slt_files() {
     for file in files {
         let tmp = tempfile::tempdir().unwrap();
         let vars = HashMap::from([
-            ("FIXTURES".to_string(), common::fixtures().display().to_string()),
+            (
+                "FIXTURES".to_string(),
+                common::fixtures().display().to_string(),
+            ),
             ("CORPUS".to_string(), common::corpus().display().to_string()),
             ("TMP".to_string(), tmp.path().display().to_string()),
         ]);
@@ -72,11 +96,20 @@ async fn slt_files() {
         });
         let result = if complete {
             runner
-                .update_test_file(&file, " ", sqllogictest::default_validator, sqllogictest::default_normalizer, sqllogictest::default_column_validator)
+                .update_test_file(
+                    &file,
+                    " ",
+                    sqllogictest::default_validator,
+                    sqllogictest::default_normalizer,
+                    sqllogictest::default_column_validator,
+                )
                 .await
                 .map_err(|e| e.to_string())
         } else {
-            runner.run_file_async(&file).await.map_err(|e| e.display(true).to_string())
+            runner
+                .run_file_async(&file)
+                .await
+                .map_err(|e| e.display(true).to_string())
         };
         match result {
             Ok(()) => println!("slt ok: {}", file.display()),
