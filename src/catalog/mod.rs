@@ -358,6 +358,27 @@ mod tests {
     }
 
     #[test]
+    fn azure_and_gcs_warehouses_are_configured_without_network() {
+        let az =
+            StorageOptions::from([("azure_storage_account_name".to_string(), "acct".to_string())]);
+        for url in [
+            "az://container/lake",
+            "abfss://container@acct.dfs.core.windows.net/lake",
+        ] {
+            let (_, path) = open_store(&parse_location(url).unwrap(), &az).unwrap();
+            assert_eq!(path.as_ref(), "lake", "{url}");
+        }
+        let gs = StorageOptions::from([("google_bucket".to_string(), "b".to_string())]);
+        let (_, path) = open_store(&parse_location("gs://bucket/lake").unwrap(), &gs).unwrap();
+        assert_eq!(path.as_ref(), "lake");
+        let wh = Warehouse::new(parse_location("gs://bucket/lake").unwrap(), gs);
+        assert_eq!(
+            wh.table_url("sales", "orders").unwrap().as_str(),
+            "gs://bucket/lake/sales/orders"
+        );
+    }
+
+    #[test]
     fn display_hides_credentials() {
         let u = Url::parse("az://acct/c/t?sv=1&sig=secret").unwrap();
         assert_eq!(display_url(&u), "az://acct/c/t");

@@ -344,3 +344,50 @@ fn ctrl_c_cancels_the_query_not_the_shell() {
     assert!(screen.contains("cancelled"), "{screen}");
     assert!(screen.contains("alive"), "{screen}");
 }
+
+#[test]
+fn commits_record_the_statement_as_written_and_lakeshell() {
+    let d = tmp();
+    run_ok(
+        lakeshell(d.path())
+            .env("LAKESHELL_TEST_SECRET", "s3cr3t")
+            .args([
+                "-q",
+                "--var",
+                "n=5",
+                "-c",
+                "CREATE TABLE t AS SELECT ${n} AS x, '${LAKESHELL_TEST_SECRET}' AS s",
+            ]),
+    );
+    let log = std::fs::read_to_string(
+        d.path()
+            .join("lakehouse/default/t/_delta_log/00000000000000000000.json"),
+    )
+    .unwrap();
+    let commit = log.lines().find(|l| l.contains("commitInfo")).unwrap();
+    assert!(
+        commit.contains(
+            r#""sqlText":"CREATE TABLE t AS SELECT ${n} AS x, '${LAKESHELL_TEST_SECRET}' AS s""#
+        ),
+        "{commit}"
+    );
+    assert!(!commit.contains("s3cr3t"), "{commit}");
+    assert!(
+        commit.contains(r#""clientVersion":"lakeshell/"#),
+        "{commit}"
+    );
+}
+
+#[test]
+fn repl_tab_completes_table_names() {
+    let d = tmp();
+    run_ok(lakeshell(d.path()).args(["-q", "-c", "CREATE TABLE events_log AS SELECT 7 AS n"]));
+    let bin = super::common::bin();
+    let cmd = format!("{} --history-file hist", bin.display());
+    let screen = under_pty(d.path(), &cmd, "SELECT n FROM events_l\t;\n\\q\n");
+    assert!(screen.contains("events_log"), "{screen}");
+    assert!(
+        screen.contains("│ 7 │"),
+        "the completed statement ran: {screen}"
+    );
+}
