@@ -4,7 +4,7 @@
 //! table. Tables are opened when a statement names them, so every statement sees the latest
 //! committed version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -31,10 +31,15 @@ pub async fn delta_provider(entry: &TableEntry) -> Result<Arc<dyn TableProvider>
     Ok(provider)
 }
 
+/// Views and non-Delta external tables (`CREATE VIEW`, `CREATE EXTERNAL TABLE ... STORED AS
+/// CSV`) live for the session, as in datafusion-cli: (schema, name) -> provider.
+type SessionTables = Arc<RwLock<HashMap<(String, String), Arc<dyn TableProvider>>>>;
+
 /// The `lakeshell` catalog.
 #[derive(Debug)]
 pub struct WarehouseCatalog {
     warehouse: Arc<Warehouse>,
+    session: SessionTables,
     /// schema -> table names, refreshed by [`WarehouseCatalog::refresh`] (listing is async,
     /// DataFusion asks for names synchronously).
     names: Arc<RwLock<BTreeMap<String, Vec<String>>>>,
@@ -44,6 +49,7 @@ impl WarehouseCatalog {
     pub fn new(warehouse: Arc<Warehouse>) -> Self {
         WarehouseCatalog {
             warehouse,
+            session: Default::default(),
             names: Default::default(),
         }
     }
@@ -89,6 +95,7 @@ impl CatalogProvider for WarehouseCatalog {
             warehouse: Arc::clone(&self.warehouse),
             schema: name.to_string(),
             names: Arc::clone(&self.names),
+            session: Arc::clone(&self.session),
         }))
     }
 }
@@ -99,19 +106,43 @@ pub struct WarehouseSchema {
     warehouse: Arc<Warehouse>,
     schema: String,
     names: Arc<RwLock<BTreeMap<String, Vec<String>>>>,
+    session: SessionTables,
+}
+
+impl WarehouseSchema {
+    fn session_table(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
+        self.session
+            .read()
+            .ok()?
+            .get(&(self.schema.clone(), name.to_string()))
+            .cloned()
+    }
 }
 
 #[async_trait]
 impl SchemaProvider for WarehouseSchema {
     fn table_names(&self) -> Vec<String> {
-        self.names
+        let mut names: Vec<String> = self
+            .names
             .read()
             .ok()
             .and_then(|n| n.get(&self.schema).cloned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Ok(session) = self.session.read() {
+            names.extend(
+                session
+                    .keys()
+                    .filter(|(s, _)| *s == self.schema)
+                    .map(|(_, t)| t.clone()),
+            );
+        }
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(t) = self.session_table(name) {
+            return Ok(Some(t));
+        }
         // Quoted paths reach here first; they are the URL-table factory's.
         if name.contains('/') || name.contains('.') {
             return Ok(None);
@@ -127,8 +158,28 @@ impl SchemaProvider for WarehouseSchema {
         }
     }
 
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let mut session = self
+            .session
+            .write()
+            .map_err(|_| DataFusionError::Internal("session tables lock".into()))?;
+        Ok(session.insert((self.schema.clone(), name), table))
+    }
+
+    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let mut session = self
+            .session
+            .write()
+            .map_err(|_| DataFusionError::Internal("session tables lock".into()))?;
+        Ok(session.remove(&(self.schema.clone(), name.to_string())))
+    }
+
     fn table_exist(&self, name: &str) -> bool {
-        self.table_names().iter().any(|n| n == name)
+        self.session_table(name).is_some() || self.table_names().iter().any(|n| n == name)
     }
 }
 

@@ -144,18 +144,18 @@ pub fn python() -> &'static Path {
     })
 }
 
-/// Runs a Python snippet; returns stdout. Panics with stderr on failure.
-pub fn py(code: &str, args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(code)
-        .args(args)
-        .output()
-        .unwrap();
+/// Runs the test Python with `args`; returns stdout. Panics with stderr on failure.
+pub fn run_python(args: &[&str]) -> String {
+    let out = Command::new(python()).args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "python failed:\n{}",
+        "python {args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a Python snippet with `args`; returns stdout.
+pub fn py(code: &str, args: &[&str]) -> String {
+    run_python(&[&["-c", code], args].concat())
 }

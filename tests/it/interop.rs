@@ -1,24 +1,13 @@
 //! What lakeshell writes, delta-rs (Python `deltalake`) and DuckDB's delta extension read back
 //! identically; what delta-rs writes, lakeshell reads.
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use super::common::{lakeshell, python, repo, run_ok, stdout};
+use super::common::{lakeshell, repo, run_ok, run_python, stdout};
 
 fn peers(args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg(repo().join("tests/peers.py"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "peers.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let script = repo().join("tests/peers.py");
+    run_python(&[&[script.to_str().unwrap()], args].concat())
 }
 
 fn read_with_peers(path: &std::path::Path, cols: &[&str]) -> Value {
