@@ -107,10 +107,7 @@ pub fn as_dir(url: &Url) -> Url {
 /// The object store for a URL and the path of the URL inside it.
 pub fn open_store(url: &Url, options: &StorageOptions) -> Result<(Arc<dyn ObjectStore>, Path)> {
     let store = stores::LakeStores::build(url, options)?;
-    let path = match url.scheme() {
-        "file" => Path::from_url_path(url.path()).map_err(|e| LakeError::Usage(e.to_string()))?,
-        _ => Path::from_url_path(url.path()).map_err(|e| LakeError::Usage(e.to_string()))?,
-    };
+    let path = Path::from_url_path(url.path()).map_err(|e| LakeError::Usage(e.to_string()))?;
     Ok((store, path))
 }
 
@@ -267,12 +264,10 @@ impl Warehouse {
     pub async fn tables(&self, schema: &str) -> Result<Vec<TableEntry>> {
         let mut out = Vec::new();
         if check_name(schema).is_ok() {
-            let dir = as_dir(
-                &self
-                    .table_url(schema, "x")?
-                    .join(".")
-                    .map_err(|e| LakeError::Usage(e.to_string()))?,
-            );
+            let dir = self
+                .root
+                .join(&format!("{schema}/"))
+                .map_err(|e| LakeError::Usage(e.to_string()))?;
             for t in self.list_dirs(&dir).await? {
                 let url = self.table_url(schema, &t)?;
                 if is_delta_table(&url, &self.options).await? {
