@@ -124,16 +124,21 @@ pub async fn is_delta_table(url: &Url, options: &StorageOptions) -> Result<bool>
     }
 }
 
-/// Loads the Delta table at `url` (latest version).
+/// Loads the Delta table at `url` (latest version). Only when loading fails does it look for a
+/// `_delta_log`, to say "not a Delta table" rather than delta-rs's path error; callers such as
+/// [`Warehouse::resolve`] have usually just checked, so the common path lists the log once.
 pub async fn open_delta(url: &Url, options: &StorageOptions) -> Result<DeltaTable> {
-    if !is_delta_table(url, options).await? {
-        return Err(LakeError::NotDelta(display_url(url)));
-    }
-    let table = DeltaTableBuilder::from_url(url.clone())?
+    let loaded = DeltaTableBuilder::from_url(url.clone())?
         .with_storage_options(options::for_store(options))
         .load()
-        .await?;
-    Ok(table)
+        .await;
+    match loaded {
+        Ok(table) => Ok(table),
+        Err(e) => match is_delta_table(url, options).await {
+            Ok(false) => Err(LakeError::NotDelta(display_url(url))),
+            _ => Err(e.into()),
+        },
+    }
 }
 
 /// A table the catalog resolved: its display name, location and storage options.
