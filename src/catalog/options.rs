@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::sql::redact::{is_secret_key, REDACTED};
-
 /// Option name -> value, sorted for stable printing.
 pub type StorageOptions = BTreeMap<String, String>;
 
@@ -57,21 +55,6 @@ pub fn for_store(options: &StorageOptions) -> HashMap<String, String> {
     out
 }
 
-/// Options with secret values replaced, for printing.
-pub fn redacted(options: &StorageOptions) -> StorageOptions {
-    options
-        .iter()
-        .map(|(k, v)| {
-            let v = if is_secret_key(k) && !v.starts_with("${") {
-                REDACTED.to_string()
-            } else {
-                v.clone()
-            };
-            (k.clone(), v)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,16 +75,5 @@ mod tests {
         let s = for_store(&o);
         assert_eq!(s["aws_allow_http"], "true");
         assert_eq!(s["aws_endpoint"], "http://127.0.0.1:5000");
-    }
-
-    #[test]
-    fn redacted_hides_secrets_only() {
-        let o = StorageOptions::from([
-            ("aws_secret_access_key".to_string(), "hunter2".to_string()),
-            ("aws_access_key_id".to_string(), "AKIA".to_string()),
-        ]);
-        let r = redacted(&o);
-        assert_eq!(r["aws_secret_access_key"], "***");
-        assert_eq!(r["aws_access_key_id"], "AKIA");
     }
 }

@@ -56,13 +56,6 @@ pub struct Rows {
     pub total_rows: usize,
 }
 
-impl Rows {
-    /// Rows kept in `batches`.
-    pub fn kept(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
-    }
-}
-
 /// How to run one statement.
 #[derive(Debug, Default, Clone)]
 pub struct ExecOptions {

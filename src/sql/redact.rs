@@ -56,7 +56,9 @@ pub fn redact_sql(sql: &str) -> String {
             }
             let end = j.min(chars.len() - 1);
             if quote == '\'' && is_secret_key(&last_word) && !value.starts_with("${") {
-                out.push_str("'***'");
+                out.push('\'');
+                out.push_str(REDACTED);
+                out.push('\'');
                 last_word.clear();
             } else {
                 out.extend(&chars[i..=end]);

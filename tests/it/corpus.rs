@@ -25,17 +25,19 @@ enum Truth {
     Rows(&'static str, &'static [&'static str]),
 }
 
-fn cases() -> Vec<(&'static str, Truth)> {
+fn cases() -> Vec<(String, Truth)> {
     use Truth::*;
-    let mut v: Vec<(&str, Truth)> = vec![];
+    let mut v: Vec<(String, Truth)> = vec![];
     for t in [
         "basic_append",
         "basic_partitioned",
         "multi_partitioned",
         "with_schema_change",
     ] {
-        let leaked: &'static str = Box::leak(format!("dat/{t}").into_boxed_str());
-        v.push((leaked, Parquet("expected/latest/table_content.parquet")));
+        v.push((
+            format!("dat/{t}"),
+            Parquet("expected/latest/table_content.parquet"),
+        ));
     }
     for t in [
         "data-reader-primitives",
@@ -54,12 +56,10 @@ fn cases() -> Vec<(&'static str, Truth)> {
         "table-with-columnmapping-mode-id",
         "data-reader-timestamp_ntz",
     ] {
-        let leaked: &'static str =
-            Box::leak(format!("delta-kernel-rs-golden/{t}").into_boxed_str());
-        v.push((leaked, Parquet("expected")));
+        v.push((format!("delta-kernel-rs-golden/{t}"), Parquet("expected")));
     }
     v.push((
-        "delta-kernel-rs-golden/data-reader-partition-values",
+        "delta-kernel-rs-golden/data-reader-partition-values".into(),
         ParquetExcept(
             "expected",
             &["as_timestamp"],
@@ -68,7 +68,7 @@ fn cases() -> Vec<(&'static str, Truth)> {
         ),
     ));
     v.push((
-        "delta-kernel-rs/compacted-log-files-table",
+        "delta-kernel-rs/compacted-log-files-table".into(),
         Rows(
             "SELECT id, comment FROM t",
             &[
@@ -81,14 +81,14 @@ fn cases() -> Vec<(&'static str, Truth)> {
         ),
     ));
     v.push((
-        "delta-kernel-rs/cdf-table",
+        "delta-kernel-rs/cdf-table".into(),
         Rows(
             "SELECT id FROM t",
             &["1", "10", "2", "3", "4", "5", "6", "8", "9"],
         ),
     ));
     v.push((
-        "delta-kernel-rs/type-widening",
+        "delta-kernel-rs/type-widening".into(),
         Rows(
             "SELECT byte_long, int_long, float_double, byte_double, short_double, int_double, date_timestamp_ntz, \
              decimal_decimal_same_scale, decimal_decimal_greater_scale, byte_decimal, short_decimal, int_decimal, long_decimal FROM t",
@@ -99,26 +99,26 @@ fn cases() -> Vec<(&'static str, Truth)> {
         ),
     ));
     v.push((
-        "delta-kernel-rs/with-short-dv",
+        "delta-kernel-rs/with-short-dv".into(),
         Rows("SELECT id FROM t", &["3", "4", "5", "6", "7", "8", "9"]),
     ));
     v.push((
-        "delta-rs/simple_table",
+        "delta-rs/simple_table".into(),
         Rows("SELECT id FROM t", &["5", "7", "9"]),
     ));
     v.push((
-        "delta-rs/delta-0.8.0-special-partition",
+        "delta-rs/delta-0.8.0-special-partition".into(),
         Rows("SELECT DISTINCT x FROM t", &["A/A", "B B"]),
     ));
     v.push((
-        "delta-rs/table_with_edge_timestamps",
+        "delta-rs/table_with_edge_timestamps".into(),
         Rows(
             "SELECT CAST(CAST(\"BIG_DATE\" AS DATE) AS VARCHAR), CAST(CAST(\"NORMAL_DATE\" AS DATE) AS VARCHAR), \"SOME_VALUE\" FROM t",
             &["9999-12-30 | 2022-02-01 | 2", "9999-12-31 | 2022-01-01 | 1"],
         ),
     ));
     v.push((
-        "delta-rs/table-with-dv-small",
+        "delta-rs/table-with-dv-small".into(),
         Rows(
             "SELECT value FROM t",
             &["1", "2", "3", "4", "5", "6", "7", "8"],
