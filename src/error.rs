@@ -46,6 +46,10 @@ pub enum LakeError {
     /// Something the user asked for that lakeshell does not support (yet).
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A statement that cannot run as written (a version outside the history, a violated
+    /// constraint, an ambiguous MERGE), with what to do about it.
+    #[error("{0}")]
+    Invalid(String),
     /// A bad value in a flag, option or meta command.
     #[error("{0}")]
     Usage(String),
@@ -154,6 +158,7 @@ fn clean_delta(e: &deltalake::DeltaTableError) -> String {
         "Generic error: ",
         "Arrow error: ",
         "Kernel error: ",
+        "External error: ",
     ] {
         while let Some(rest) = s.strip_prefix(prefix) {
             s = rest;

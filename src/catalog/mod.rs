@@ -141,6 +141,35 @@ pub async fn open_delta(url: &Url, options: &StorageOptions) -> Result<DeltaTabl
     }
 }
 
+/// Opens a Delta table at a version or time (`VERSION AS OF`, `TIMESTAMP AS OF`), or its latest
+/// version. A version outside the table's history is a clear error.
+pub async fn open_delta_at(
+    url: &Url,
+    options: &StorageOptions,
+    as_of: Option<crate::sql::time_travel::AsOf>,
+) -> Result<DeltaTable> {
+    use crate::delta::history;
+    use crate::sql::time_travel::AsOf;
+    let mut table = open_delta(url, options).await?;
+    let version = match as_of {
+        None => return Ok(table),
+        Some(AsOf::Version(v)) => {
+            history::check_version(&table, v)?;
+            v
+        }
+        Some(AsOf::Timestamp(ms)) => history::version_at(&table, ms).await?,
+    };
+    if table.version() != Some(version) {
+        table.load_version(version).await.map_err(|e| {
+            LakeError::Invalid(format!(
+                "version {version} is no longer available ({}); VACUUM or log cleanup removed it",
+                LakeError::from(e)
+            ))
+        })?;
+    }
+    Ok(table)
+}
+
 /// A table the catalog resolved: its display name, location and storage options.
 #[derive(Debug, Clone)]
 pub struct TableEntry {

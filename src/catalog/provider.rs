@@ -12,16 +12,21 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider, UrlTab
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 
-use super::{open_delta, parse_location, TableEntry, Warehouse, PATH_SCHEMAS};
+use super::{open_delta_at, parse_location, TableEntry, Warehouse, PATH_SCHEMAS};
 use crate::error::LakeError;
+use crate::sql::time_travel::{split_as_of, AsOf};
 
 fn df_err(e: LakeError) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
-/// Opens the Delta table of `entry` as a DataFusion table provider.
-pub async fn delta_provider(entry: &TableEntry) -> Result<Arc<dyn TableProvider>> {
-    let table = open_delta(&entry.url, &entry.options)
+/// Opens the Delta table of `entry` (at `as_of`, or its latest version) as a DataFusion table
+/// provider.
+pub async fn delta_provider(
+    entry: &TableEntry,
+    as_of: Option<AsOf>,
+) -> Result<Arc<dyn TableProvider>> {
+    let table = open_delta_at(&entry.url, &entry.options, as_of)
         .await
         .map_err(|e| df_err(e.on_table(entry.name.clone())))?;
     let provider = table
@@ -147,13 +152,14 @@ impl SchemaProvider for WarehouseSchema {
         if name.contains('/') || name.contains('.') {
             return Ok(None);
         }
+        let (name, as_of) = split_as_of(name);
         match self
             .warehouse
             .resolve(&self.schema, name)
             .await
             .map_err(df_err)?
         {
-            Some(entry) => Ok(Some(delta_provider(&entry).await?)),
+            Some(entry) => Ok(Some(delta_provider(&entry, as_of).await?)),
             None => Ok(None),
         }
     }
@@ -196,6 +202,7 @@ impl SchemaProvider for PathSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let (name, as_of) = split_as_of(name);
         let url = parse_location(name).map_err(df_err)?;
         let entry = TableEntry {
             name: name.to_string(),
@@ -203,7 +210,7 @@ impl SchemaProvider for PathSchema {
             options: self.warehouse.options().clone(),
             external: true,
         };
-        Ok(Some(delta_provider(&entry).await?))
+        Ok(Some(delta_provider(&entry, as_of).await?))
     }
 
     fn table_exist(&self, _name: &str) -> bool {
@@ -222,19 +229,20 @@ pub struct LakeUrlTables {
 #[async_trait]
 impl UrlTableFactory for LakeUrlTables {
     async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Ok(parsed) = parse_location(url) {
+        let (base, as_of) = split_as_of(url);
+        if let Ok(parsed) = parse_location(base) {
             let options = self.warehouse.options();
             if super::is_delta_table(&parsed, options)
                 .await
                 .unwrap_or(false)
             {
                 let entry = TableEntry {
-                    name: url.to_string(),
+                    name: base.to_string(),
                     url: parsed,
                     options: options.clone(),
                     external: true,
                 };
-                return Ok(Some(delta_provider(&entry).await?));
+                return Ok(Some(delta_provider(&entry, as_of).await?));
             }
         }
         self.files.try_new(url).await

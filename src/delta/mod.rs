@@ -1,10 +1,42 @@
 //! Delta operations, one file each, over delta-rs builders. Nothing here prints; each operation
 //! returns its metrics as data.
 //!
-//! - [`write`]: append, overwrite and create-as-select from a DataFusion plan.
+//! - [`write`]: append, overwrite, replace-where and create-as-select from a DataFusion plan.
+//! - [`delete`], [`update`], [`merge`]: row-level changes.
+//! - [`history`]: the commit log; [`restore`]: going back to a version.
+//! - [`optimize`], [`vacuum`], [`fsck`]: maintenance.
+//! - [`constraints`], [`properties`], [`columns`]: ALTER TABLE.
 
+pub mod columns;
+pub mod constraints;
+pub mod delete;
+pub mod fsck;
+pub mod history;
+pub mod merge;
+pub mod optimize;
+pub mod properties;
+pub mod restore;
 pub mod source;
+pub mod update;
+pub mod vacuum;
 pub mod write;
+
+use deltalake::DeltaTable;
+
+use crate::catalog::{open_delta, TableEntry};
+use crate::error::{LakeError, Result};
+
+/// Opens the latest version of a table for a change.
+pub async fn open(entry: &TableEntry) -> Result<DeltaTable> {
+    open_delta(&entry.url, &entry.options)
+        .await
+        .map_err(|e| e.on_table(entry.name.clone()))
+}
+
+/// Wraps a delta-rs failure with the table's name.
+pub(crate) fn on_table(entry: &TableEntry) -> impl Fn(deltalake::DeltaTableError) -> LakeError + '_ {
+    move |e| LakeError::from(e).on_table(entry.name.clone())
+}
 
 use serde_json::json;
 
@@ -28,17 +60,32 @@ pub fn commit_properties(sql: Option<&str>) -> deltalake::kernel::transaction::C
     deltalake::kernel::transaction::CommitProperties::default().with_metadata(meta)
 }
 
-/// What a write did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a write did: one row of figures, the same columns for every kind of write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteMetrics {
     /// `schema.table` or the location written.
     pub table: String,
-    /// `CREATE TABLE AS SELECT`, `CREATE OR REPLACE TABLE AS SELECT`, `WRITE` ...
+    /// `CREATE TABLE AS SELECT`, `INSERT`, `UPDATE`, `MERGE` ...
     pub operation: String,
-    /// The table version the write committed.
+    /// The table version the write committed (the unchanged version when nothing was committed).
     pub version: u64,
-    /// Rows written.
-    pub rows_written: u64,
-    /// Data files added.
+    pub rows_inserted: u64,
+    pub rows_updated: u64,
+    pub rows_deleted: u64,
+    /// Unchanged rows rewritten because they shared a file with changed ones.
+    pub rows_copied: u64,
     pub files_added: u64,
+    pub files_removed: u64,
+}
+
+impl WriteMetrics {
+    /// Figures for `operation` on `entry`, all zero.
+    pub fn new(entry: &TableEntry, operation: &str, version: Option<u64>) -> Self {
+        WriteMetrics {
+            table: entry.name.clone(),
+            operation: operation.to_string(),
+            version: version.unwrap_or_default(),
+            ..Default::default()
+        }
+    }
 }

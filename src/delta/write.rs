@@ -41,6 +41,8 @@ pub struct WriteRequest<'a> {
     pub sql: Option<&'a str>,
     /// Name of the operation for the metrics row.
     pub operation: &'a str,
+    /// `REPLACE WHERE` predicate (SQL) for an overwrite of the matching rows only.
+    pub replace_where: Option<String>,
 }
 
 /// Runs the write and returns its metrics.
@@ -66,6 +68,11 @@ pub async fn write(
     if exists && req.mode == WriteMode::Create {
         return Err(LakeError::TableExists(target.name.clone()));
     }
+    let input = if exists {
+        super::constraints::checked(state, &table, input)?
+    } else {
+        input
+    };
     let (plan, rows) = one_shot_plan(input)?;
     let snapshot = table.snapshot().ok().map(|s| s.snapshot().clone());
     let save_mode = match req.mode {
@@ -78,6 +85,9 @@ pub async fn write(
         .with_session_state(Arc::new(state.clone()))
         .with_save_mode(save_mode)
         .with_commit_properties(commit_properties(req.sql));
+    if let Some(p) = &req.replace_where {
+        builder = builder.with_replace_where(p.clone());
+    }
     if req.mode == WriteMode::Replace {
         // A replace sets the schema and partitioning anew, as Databricks' CREATE OR REPLACE does.
         builder = builder
@@ -103,28 +113,26 @@ pub async fn write(
     let written = builder
         .await
         .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
-    let version = written.version().unwrap_or_default();
-    let files_added = last_added_files(&written).await;
-    Ok(WriteMetrics {
-        table: target.name.clone(),
-        operation: req.operation.to_string(),
-        version,
-        rows_written: rows.load(Ordering::Relaxed),
-        files_added,
-    })
+    let mut m = WriteMetrics::new(target, req.operation, written.version());
+    m.rows_inserted = rows.load(Ordering::Relaxed);
+    let figures = last_metrics(&written).await;
+    let get = |k: &str| figures.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    m.files_added = get("num_added_files");
+    m.files_removed = get("num_removed_files");
+    if req.mode != WriteMode::Append && exists {
+        m.rows_deleted = get("num_removed_rows").max(get("num_deleted_rows"));
+    }
+    Ok(m)
 }
 
-/// Files added by the latest commit, from its operation metrics.
-async fn last_added_files(table: &deltalake::DeltaTable) -> u64 {
-    use futures::StreamExt;
-    let mut history = table.history(Some(1));
-    match history.next().await {
-        Some(Ok(info)) => info
-            .info
-            .get("operationMetrics")
-            .and_then(|m| m.get("num_added_files"))
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0),
-        _ => 0,
+/// The latest commit's operation metrics.
+pub(crate) async fn last_metrics(table: &deltalake::DeltaTable) -> serde_json::Value {
+    match super::history::read_history(table, Some(1)).await {
+        Ok(h) => h
+            .into_iter()
+            .next()
+            .and_then(|e| e.info.get("operationMetrics").cloned())
+            .unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
     }
 }

@@ -2,8 +2,13 @@
 //! lakeshell's dialect and dispatched; the result goes back as data ([`Outcome`]) for `output/`
 //! to render. The dispatch `match` in [`Engine::execute`] is the map of what lakeshell does.
 
+mod describe;
+mod dml;
 mod inspect;
+mod maintenance;
+mod merge;
 pub mod progress;
+mod travel;
 
 use std::sync::Arc;
 
@@ -72,6 +77,8 @@ pub struct Engine {
     warehouse: Arc<Warehouse>,
     catalog: Arc<WarehouseCatalog>,
     vars: Vars,
+    /// `SET spark.*` / `SET lakeshell.*` settings DataFusion does not know.
+    settings: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Engine {
@@ -128,6 +135,7 @@ impl Engine {
             warehouse,
             catalog,
             vars,
+            settings: Default::default(),
         })
     }
 
@@ -144,15 +152,27 @@ impl Engine {
     /// Runs one statement, written as `raw` (before `${var}` substitution).
     pub async fn execute(&self, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
         let sql = self.vars.substitute(raw)?;
+        if let Some(msg) = self.lake_setting(&sql) {
+            return Ok(Outcome::Message(msg));
+        }
         let stmt = parse_statement(&sql)?;
         match stmt {
             LakeStatement::CreateTable(ct) => self.create_table(ct, raw, opts).await,
-            LakeStatement::DataFusion(df) => match *df {
+            LakeStatement::Describe(d) => self.describe(d).await,
+            LakeStatement::Maintenance(m) => self.maintenance(m, raw).await,
+            LakeStatement::Merge(m) => self.merge(*m, raw).await,
+            LakeStatement::AlterTable(a) => self.alter(a, raw).await,
+            LakeStatement::ReplaceWhere(r) => self.replace_where(r, raw, opts).await,
+            LakeStatement::DataFusion(mut df) => {
+                self.travel_statement(&mut df).await?;
+                match *df {
                 DFStatement::CreateExternalTable(cet) if cet.file_type.eq_ignore_ascii_case("delta") => {
                     self.register_external(cet, raw).await
                 }
                 DFStatement::Statement(s) => match *s {
                     SQLStatement::Insert(_) => self.insert(DFStatement::Statement(s), raw, opts).await,
+                    SQLStatement::Update(u) => self.update(u, raw).await,
+                    SQLStatement::Delete(d) => self.delete(d, raw).await,
                     SQLStatement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
                         self.drop_tables(&names, if_exists).await
                     }
@@ -162,8 +182,59 @@ impl Engine {
                     other => self.query(DFStatement::Statement(Box::new(other)), &sql, opts).await,
                 },
                 other => self.query(other, &sql, opts).await,
-            },
+                }
+            }
         }
+    }
+
+    /// `SET spark.… = value` and `SET lakeshell.… = value`: settings of lakeshell's own (and
+    /// Databricks' names for them), which DataFusion's SET would reject.
+    fn lake_setting(&self, sql: &str) -> Option<String> {
+        let t = sql.trim().trim_end_matches(';').trim();
+        let rest = t.get(..4).filter(|h| h.eq_ignore_ascii_case("set "))?;
+        let _ = rest;
+        let body = t[4..].trim();
+        let lower = body.to_ascii_lowercase();
+        if !(lower.starts_with("spark.") || lower.starts_with("lakeshell.")) {
+            return None;
+        }
+        let (key, value) = match body.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => body.split_once(char::is_whitespace).map(|(k, v)| (k.trim(), v.trim()))?,
+        };
+        let value = value.trim_matches(|c| c == '\'' || c == '"').to_string();
+        if let Ok(mut s) = self.settings.lock() {
+            s.insert(key.to_ascii_lowercase(), value.clone());
+        }
+        Some(format!("{key} = {value}"))
+    }
+
+    /// A boolean setting made with SET, or `default`.
+    fn setting_bool(&self, key: &str, default: bool) -> bool {
+        self.settings
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&key.to_ascii_lowercase()).cloned())
+            .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "off" | "no"))
+            .unwrap_or(default)
+    }
+
+    /// Plans one query written by lakeshell itself (table versions resolved).
+    async fn plan_sql(&self, sql: &str) -> Result<LogicalPlan> {
+        let LakeStatement::DataFusion(mut df) = parse_statement(sql)? else {
+            return Err(LakeError::Unsupported(format!("internal query {sql}")));
+        };
+        self.travel_statement(&mut df).await?;
+        self.state()
+            .statement_to_plan(*df)
+            .await
+            .map_err(|e| self.explain_error(e))
+    }
+
+    /// The Delta table a statement names.
+    async fn entry_for(&self, name: &ObjectName) -> Result<TableEntry> {
+        let reference = Self::object_reference(name)?;
+        self.resolve_reference(&reference, false).await
     }
 
     async fn plan(&self, stmt: DFStatement, sql: &str) -> Result<LogicalPlan> {
@@ -206,7 +277,7 @@ impl Engine {
                 ..
             }) => {
                 return Err(LakeError::Unsupported(
-                    "UPDATE, DELETE and MERGE on Delta tables are not available yet".into(),
+                    "this form of UPDATE, DELETE or MERGE".into(),
                 ))
             }
             LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
@@ -333,11 +404,12 @@ impl Engine {
         if exists && !ct.or_replace {
             return Err(LakeError::TableExists(target.name));
         }
-        let Some(query) = ct.query.clone() else {
+        let Some(mut query) = ct.query.clone() else {
             return Err(LakeError::Unsupported(
                 "CREATE TABLE with a column list and no AS SELECT is not available yet".into(),
             ));
         };
+        self.travel(query.as_mut()).await?;
         let plan = self
             .state()
             .statement_to_plan(DFStatement::Statement(Box::new(SQLStatement::Query(query))))
@@ -357,6 +429,7 @@ impl Engine {
             comment: ct.comment.clone(),
             sql: Some(raw),
             operation,
+            replace_where: None,
         };
         let metrics = write(&self.state(), input, req).await?;
         if ct.location.is_some() {
@@ -407,6 +480,7 @@ impl Engine {
             comment: None,
             sql: Some(raw),
             operation,
+            replace_where: None,
         };
         Ok(Outcome::Write(write(&self.state(), input, req).await?))
     }

@@ -96,8 +96,12 @@ pub fn write_metrics_rows(m: &WriteMetrics) -> Result<Rows> {
         Field::new("table", DataType::Utf8, false),
         Field::new("operation", DataType::Utf8, false),
         Field::new("version", DataType::UInt64, false),
-        Field::new("rows_written", DataType::UInt64, false),
+        Field::new("rows_inserted", DataType::UInt64, false),
+        Field::new("rows_updated", DataType::UInt64, false),
+        Field::new("rows_deleted", DataType::UInt64, false),
+        Field::new("rows_copied", DataType::UInt64, false),
         Field::new("files_added", DataType::UInt64, false),
+        Field::new("files_removed", DataType::UInt64, false),
     ]));
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
@@ -105,8 +109,12 @@ pub fn write_metrics_rows(m: &WriteMetrics) -> Result<Rows> {
             Arc::new(StringArray::from(vec![m.table.as_str()])),
             Arc::new(StringArray::from(vec![m.operation.as_str()])),
             Arc::new(UInt64Array::from(vec![m.version])),
-            Arc::new(UInt64Array::from(vec![m.rows_written])),
+            Arc::new(UInt64Array::from(vec![m.rows_inserted])),
+            Arc::new(UInt64Array::from(vec![m.rows_updated])),
+            Arc::new(UInt64Array::from(vec![m.rows_deleted])),
+            Arc::new(UInt64Array::from(vec![m.rows_copied])),
             Arc::new(UInt64Array::from(vec![m.files_added])),
+            Arc::new(UInt64Array::from(vec![m.files_removed])),
         ],
     )?;
     Ok(Rows {

@@ -72,14 +72,7 @@ pub(crate) fn parse(
         } else if parser.parse_keyword(Keyword::COMMENT) {
             stmt.comment = Some(parser.parse_literal_string()?);
         } else if parser.parse_keyword(Keyword::TBLPROPERTIES) {
-            parser.expect_token(&Token::LParen)?;
-            stmt.properties = parser.parse_comma_separated(|p| {
-                let key = p.parse_literal_string()?;
-                let _ = p.consume_token(&Token::Eq);
-                let value = p.parse_literal_string()?;
-                Ok((key, value))
-            })?;
-            parser.expect_token(&Token::RParen)?;
+            stmt.properties = super::parse_properties(parser)?;
         } else {
             break;
         }
@@ -130,18 +123,7 @@ impl fmt::Display for CreateTableStatement {
             write!(f, " COMMENT {}", Value::SingleQuotedString(comment.clone()))?;
         }
         if !self.properties.is_empty() {
-            let props: Vec<String> = self
-                .properties
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{} = {}",
-                        Value::SingleQuotedString(k.clone()),
-                        Value::SingleQuotedString(v.clone())
-                    )
-                })
-                .collect();
-            write!(f, " TBLPROPERTIES ({})", props.join(", "))?;
+            write!(f, " TBLPROPERTIES {}", super::fmt_properties(&self.properties))?;
         }
         if let Some(q) = &self.query {
             write!(f, " AS {q}")?;

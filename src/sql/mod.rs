@@ -1,25 +1,44 @@
 //! lakeshell's SQL dialect. It wraps DataFusion's parser (`DFParser`): the first words of each
 //! statement decide whether it is one of ours, parsed here, or handed on to DataFusion.
 //!
-//! Statements of our own so far:
-//! - `CREATE [OR REPLACE] TABLE ...` (see [`create_table`]): always a Delta table.
+//! Statements of our own, one module each:
+//! - `CREATE [OR REPLACE] TABLE ... [AS | [DEEP] CLONE]` ([`create_table`]): always Delta.
+//! - `DESCRIBE HISTORY|DETAIL`, `SHOW TBLPROPERTIES` ([`describe`]).
+//! - `RESTORE`, `OPTIMIZE`, `VACUUM`, `FSCK REPAIR TABLE`, `CONVERT TO DELTA` ([`maintenance`]).
+//! - `MERGE INTO` with `UPDATE SET *` / `INSERT *` ([`merge`]).
+//! - `ALTER TABLE` constraints, columns and properties ([`alter`]).
+//! - `INSERT INTO t REPLACE WHERE ...` ([`insert`]).
 //!
-//! Everything else (queries, `INSERT`, `EXPLAIN`, `CREATE EXTERNAL TABLE`, `SET`, ...) is
-//! DataFusion's, and the engine decides which of those it routes to Delta.
+//! Everything else (queries, `INSERT`, `UPDATE`, `DELETE`, `EXPLAIN`, `CREATE EXTERNAL TABLE`,
+//! `SET`, ...) is DataFusion's, and the engine decides which of those it routes to Delta. Table
+//! versions (`t VERSION AS OF 3`, `t@v3`) parse anywhere a table does ([`time_travel`]).
 
+pub mod alter;
 pub mod create_table;
+pub mod describe;
+pub mod dialect;
+pub mod insert;
+pub mod maintenance;
+pub mod merge;
 pub mod redact;
 pub mod split;
+pub mod time_travel;
 pub mod vars;
 
 use std::fmt;
 
 use datafusion::sql::parser::{DFParser, DFParserBuilder, Statement as DFStatement};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Value};
 use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
+pub use alter::AlterTableStatement;
 pub use create_table::CreateTableStatement;
+pub use describe::DescribeStatement;
+pub use insert::ReplaceWhereStatement;
+pub use maintenance::MaintenanceStatement;
+pub use merge::MergeStatement;
 
 use crate::error::{LakeError, Result};
 
@@ -28,6 +47,11 @@ use crate::error::{LakeError, Result};
 pub enum LakeStatement {
     /// `CREATE TABLE`, written as a Delta table.
     CreateTable(CreateTableStatement),
+    Describe(DescribeStatement),
+    Maintenance(MaintenanceStatement),
+    Merge(Box<MergeStatement>),
+    AlterTable(AlterTableStatement),
+    ReplaceWhere(ReplaceWhereStatement),
     /// Anything DataFusion's parser understands.
     DataFusion(Box<DFStatement>),
 }
@@ -36,6 +60,11 @@ impl fmt::Display for LakeStatement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LakeStatement::CreateTable(s) => write!(f, "{s}"),
+            LakeStatement::Describe(s) => write!(f, "{s}"),
+            LakeStatement::Maintenance(s) => write!(f, "{s}"),
+            LakeStatement::Merge(s) => write!(f, "{s}"),
+            LakeStatement::AlterTable(s) => write!(f, "{s}"),
+            LakeStatement::ReplaceWhere(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
         }
     }
@@ -43,7 +72,7 @@ impl fmt::Display for LakeStatement {
 
 /// Parses exactly one statement (a trailing `;` is allowed).
 pub fn parse_statement(sql: &str) -> Result<LakeStatement> {
-    let dialect = GenericDialect {};
+    let dialect = dialect::LakeDialect;
     let mut parser = DFParserBuilder::new(sql)
         .with_dialect(&dialect)
         .build()
@@ -75,7 +104,99 @@ fn parse_one(
         let stmt = create_table::parse(parser, or_replace)?;
         return Ok(LakeStatement::CreateTable(stmt));
     }
-    Ok(LakeStatement::DataFusion(Box::new(df.parse_statement()?)))
+    let w0 = peek_word(p, 0);
+    let w1 = peek_word(p, 1);
+    let parser = &mut df.parser;
+    let ours = match (w0.as_str(), w1.as_str()) {
+        ("DESCRIBE" | "DESC", "HISTORY" | "DETAIL") => {
+            parser.next_token();
+            LakeStatement::Describe(describe::parse_describe(parser)?)
+        }
+        ("SHOW", "TBLPROPERTIES") => {
+            parser.next_token();
+            LakeStatement::Describe(describe::parse_show(parser)?)
+        }
+        ("RESTORE" | "OPTIMIZE" | "VACUUM" | "FSCK", _) | ("CONVERT", "TO") => {
+            LakeStatement::Maintenance(maintenance::parse(parser)?)
+        }
+        ("MERGE", _) => LakeStatement::Merge(Box::new(merge::parse(parser)?)),
+        ("ALTER", "TABLE") => LakeStatement::AlterTable(alter::parse(parser)?),
+        ("INSERT", _) if insert::is_replace_where(parser) => {
+            LakeStatement::ReplaceWhere(insert::parse(parser)?)
+        }
+        _ => return Ok(LakeStatement::DataFusion(Box::new(df.parse_statement()?))),
+    };
+    Ok(ours)
+}
+
+/// The `n`th token ahead, upper-cased, when it is a word; empty otherwise.
+pub(crate) fn peek_word(parser: &Parser, n: usize) -> String {
+    match parser.peek_nth_token(n).token {
+        Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
+        _ => String::new(),
+    }
+}
+
+/// A table in a Delta statement: a name, ``delta.`path` ``, or a quoted path (`'s3://b/t'`),
+/// which becomes ``delta.`path` ``.
+pub(crate) fn parse_table(parser: &mut Parser) -> Result<ObjectName, ParserError> {
+    if let Token::SingleQuotedString(path) = parser.peek_token().token {
+        parser.next_token();
+        return Ok(ObjectName(vec![
+            ObjectNamePart::Identifier(Ident::new("delta")),
+            ObjectNamePart::Identifier(Ident::with_quote('`', path)),
+        ]));
+    }
+    parser.parse_object_name(false)
+}
+
+/// `('key' = 'value', ...)`, as in TBLPROPERTIES.
+pub(crate) fn parse_properties(
+    parser: &mut Parser,
+) -> Result<Vec<(String, String)>, ParserError> {
+    parser.expect_token(&Token::LParen)?;
+    let props = parser.parse_comma_separated(|p| {
+        let tok = p.next_token();
+        let key = match tok.token.clone() {
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s,
+            Token::Word(w) => {
+                // Unquoted dotted keys: delta.appendOnly
+                let mut k = w.value;
+                while p.consume_token(&Token::Period) {
+                    k.push('.');
+                    k.push_str(&p.parse_identifier()?.value);
+                }
+                k
+            }
+            _ => return p.expected("a property name", tok),
+        };
+        let _ = p.consume_token(&Token::Eq);
+        let tok = p.next_token();
+        let value = match tok.token.clone() {
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s,
+            Token::Number(n, _) => n,
+            Token::Word(w) => w.value,
+            _ => return p.expected("a property value", tok),
+        };
+        Ok((key, value))
+    })?;
+    parser.expect_token(&Token::RParen)?;
+    Ok(props)
+}
+
+/// Prints properties back as `('key' = 'value', ...)`.
+pub(crate) fn fmt_properties(props: &[(String, String)]) -> String {
+    let items: Vec<String> = props
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{} = {}",
+                Value::SingleQuotedString(k.clone()),
+                Value::SingleQuotedString(v.clone())
+            )
+        })
+        .collect();
+    format!("({})", items.join(", "))
 }
 
 fn parse_err(e: datafusion::error::DataFusionError) -> LakeError {

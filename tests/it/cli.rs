@@ -187,7 +187,7 @@ fn writes_print_version_and_rows_and_quiet_hides_them() {
         text.contains("default.t") && text.contains("CREATE TABLE AS SELECT"),
         "{text}"
     );
-    assert!(text.contains("rows_written"), "{text}");
+    assert!(text.contains("rows_inserted"), "{text}");
     let quiet = run_ok(lakeshell(d.path()).args(["-q", "-c", "INSERT INTO t VALUES (4)"]));
     assert_eq!(stdout(&quiet), "");
     let n = run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "SELECT count(*) AS n FROM t"]));

@@ -1,0 +1,150 @@
+//! `ALTER TABLE t ADD CONSTRAINT name CHECK (expr)` and `DROP CONSTRAINT` over delta-rs, and the
+//! table's constraints as `(name, expression)` for naming a violated one.
+
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionState;
+use deltalake::DeltaTable;
+
+use super::{commit_properties, on_table, open, WriteMetrics};
+use crate::catalog::TableEntry;
+use crate::error::{LakeError, Result};
+
+/// The table's CHECK constraints: `(name, SQL expression)`, from `delta.constraints.*`.
+pub fn check_constraints(table: &DeltaTable) -> Vec<(String, String)> {
+    let Ok(state) = table.snapshot() else {
+        return vec![];
+    };
+    let mut out: Vec<(String, String)> = state
+        .metadata()
+        .configuration()
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("delta.constraints.")
+                .map(|n| (n.to_string(), v.clone()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Adds a CHECK constraint; delta-rs checks the existing rows first.
+pub async fn add(
+    state: &SessionState,
+    entry: &TableEntry,
+    name: &str,
+    check: &str,
+    sql: &str,
+) -> Result<WriteMetrics> {
+    let table = open(entry).await?;
+    let table = table
+        .add_constraint()
+        .with_constraint(name, check)
+        .with_session_state(Arc::new(state.clone()))
+        .with_commit_properties(commit_properties(Some(sql)))
+        .await
+        .map_err(on_table(entry))?;
+    Ok(WriteMetrics::new(entry, "ADD CONSTRAINT", table.version()))
+}
+
+/// Drops a CHECK constraint.
+pub async fn drop(
+    entry: &TableEntry,
+    name: &str,
+    if_exists: bool,
+    sql: &str,
+) -> Result<WriteMetrics> {
+    let table = open(entry).await?;
+    let table = table
+        .drop_constraints()
+        .with_constraint(name)
+        .with_raise_if_not_exists(!if_exists)
+        .with_commit_properties(commit_properties(Some(sql)))
+        .await
+        .map_err(on_table(entry))?;
+    Ok(WriteMetrics::new(entry, "DROP CONSTRAINT", table.version()))
+}
+
+/// Wraps `input` so every batch is checked against the table's constraints one at a time
+/// before delta-rs sees it: a violation fails the write (nothing is committed) with the
+/// constraint's name, its expression and the first violating row. delta-rs checks all
+/// constraints together and names none.
+pub fn checked(
+    state: &SessionState,
+    table: &DeltaTable,
+    input: datafusion::execution::SendableRecordBatchStream,
+) -> Result<datafusion::execution::SendableRecordBatchStream> {
+    use datafusion::arrow::array::Array;
+    use datafusion::common::DFSchema;
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use futures::StreamExt;
+
+    let schema = input.schema();
+    let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+    let mut rules: Vec<(String, String)> = check_constraints(table)
+        .into_iter()
+        .map(|(n, e)| (format!("CHECK constraint {n}"), e))
+        .collect();
+    if let Ok(snapshot) = table.snapshot() {
+        for f in snapshot.schema().fields() {
+            if !f.is_nullable() {
+                rules.push((
+                    format!("NOT NULL constraint on {}", f.name()),
+                    format!("\"{}\" IS NOT NULL", f.name()),
+                ));
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    for (name, text) in rules {
+        // A constraint over columns the input lacks is left to delta-rs.
+        let Ok(expr) = state.create_logical_expr(&text, &df_schema) else {
+            continue;
+        };
+        let physical = state.create_physical_expr(expr, &df_schema)?;
+        checks.push((name, text, physical));
+    }
+    if checks.is_empty() {
+        return Ok(input);
+    }
+    let stream = input.map(move |batch| {
+        let batch = batch?;
+        for (name, text, check) in &checks {
+            let values = check.evaluate(&batch)?.into_array(batch.num_rows())?;
+            let Some(values) = values
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+            else {
+                continue;
+            };
+            if let Some(row) = (0..values.len()).find(|&i| values.is_null(i) || !values.value(i)) {
+                let err = LakeError::Invalid(format!(
+                    "{name} ({text}) violated by row {}; nothing was written",
+                    describe_row(&batch, row)
+                ));
+                return Err(datafusion::error::DataFusionError::External(Box::new(err)));
+            }
+        }
+        Ok(batch)
+    });
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+}
+
+/// `{id: 3, amount: -5}`.
+pub fn describe_row(batch: &datafusion::arrow::array::RecordBatch, row: usize) -> String {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let opts = FormatOptions::default().with_null("NULL");
+    let parts: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, col)| {
+            let v = ArrayFormatter::try_new(col.as_ref(), &opts)
+                .map(|fmt| fmt.value(row).to_string())
+                .unwrap_or_else(|_| "?".into());
+            format!("{}: {v}", f.name())
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}

@@ -1,0 +1,35 @@
+//! `DELETE FROM t [WHERE predicate]` over delta-rs's delete. The predicate arrives as a
+//! DataFusion expression with any subqueries already evaluated to literals.
+
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr;
+
+use super::{commit_properties, on_table, open, WriteMetrics};
+use crate::catalog::TableEntry;
+use crate::error::Result;
+
+/// Deletes the rows matching `predicate` (all rows when None).
+pub async fn delete(
+    state: &SessionState,
+    entry: &TableEntry,
+    predicate: Option<Expr>,
+    sql: &str,
+) -> Result<WriteMetrics> {
+    let table = open(entry).await?;
+    let mut builder = table
+        .delete()
+        .with_session_state(Arc::new(state.clone()))
+        .with_commit_properties(commit_properties(Some(sql)));
+    if let Some(p) = predicate {
+        builder = builder.with_predicate(p);
+    }
+    let (table, metrics) = builder.await.map_err(on_table(entry))?;
+    let mut m = WriteMetrics::new(entry, "DELETE", table.version());
+    m.rows_deleted = metrics.num_deleted_rows.unwrap_or_default() as u64;
+    m.rows_copied = metrics.num_copied_rows as u64;
+    m.files_added = metrics.num_added_files as u64;
+    m.files_removed = metrics.num_removed_files as u64;
+    Ok(m)
+}

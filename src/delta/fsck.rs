@@ -1,0 +1,30 @@
+//! `FSCK REPAIR TABLE t [DRY RUN]` over delta-rs's filesystem check: removes from the log the
+//! data files that no longer exist in storage.
+
+use super::{commit_properties, on_table, open};
+use crate::catalog::TableEntry;
+use crate::error::Result;
+
+/// What FSCK found (and removed, unless a dry run).
+#[derive(Debug, Clone)]
+pub struct FsckMetrics {
+    pub dry_run: bool,
+    pub files_removed: Vec<String>,
+    pub version: u64,
+}
+
+/// Checks `entry`'s files against storage.
+pub async fn fsck(entry: &TableEntry, dry_run: bool, sql: &str) -> Result<FsckMetrics> {
+    let table = open(entry).await?;
+    let (table, metrics) = table
+        .filesystem_check()
+        .with_dry_run(dry_run)
+        .with_commit_properties(commit_properties(Some(sql)))
+        .await
+        .map_err(on_table(entry))?;
+    Ok(FsckMetrics {
+        dry_run,
+        files_removed: metrics.files_removed,
+        version: table.version().unwrap_or_default(),
+    })
+}

@@ -1,0 +1,78 @@
+//! `OPTIMIZE t [WHERE partition predicate] [ZORDER BY (cols)]` over delta-rs's optimize: small
+//! files are compacted (or rewritten in Z-order) into larger ones in one commit.
+
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionState;
+use deltalake::operations::optimize::OptimizeType;
+use deltalake::{FilterOp, FilterValue};
+
+use super::{commit_properties, on_table, open};
+use crate::catalog::TableEntry;
+use crate::error::Result;
+
+/// A partition filter: column, operator (`=`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`) and
+/// value(s), as partition values are written (strings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionFilter {
+    pub column: String,
+    pub op: String,
+    pub values: Vec<String>,
+}
+
+/// What OPTIMIZE did.
+#[derive(Debug, Clone, Default)]
+pub struct OptimizeMetrics {
+    pub version: u64,
+    pub files_removed: u64,
+    pub files_added: u64,
+    pub bytes_removed: u64,
+    pub bytes_added: u64,
+    pub partitions_optimized: u64,
+    pub files_considered: u64,
+}
+
+/// Optimizes `entry`.
+pub async fn optimize(
+    state: &SessionState,
+    entry: &TableEntry,
+    filters: &[PartitionFilter],
+    zorder_by: Vec<String>,
+    sql: &str,
+) -> Result<OptimizeMetrics> {
+    let table = open(entry).await?;
+    let literals: Vec<(&str, FilterOp, FilterValue)> = filters
+        .iter()
+        .map(|f| {
+            let value = if f.op.ends_with("in") {
+                FilterValue::Set(f.values.iter().map(String::as_str).collect())
+            } else {
+                FilterValue::Scalar(f.values.first().map(String::as_str).unwrap_or_default())
+            };
+            deltalake::filter_literal(&f.column, &f.op, value)
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(on_table(entry))?;
+    let kind = if zorder_by.is_empty() {
+        OptimizeType::Compact
+    } else {
+        OptimizeType::ZOrder(zorder_by)
+    };
+    let (table, metrics) = table
+        .optimize()
+        .with_type(kind)
+        .with_filters(&literals)
+        .with_session_state(Arc::new(state.clone()))
+        .with_commit_properties(commit_properties(Some(sql)))
+        .await
+        .map_err(on_table(entry))?;
+    Ok(OptimizeMetrics {
+        version: table.version().unwrap_or_default(),
+        files_removed: metrics.num_files_removed,
+        files_added: metrics.num_files_added,
+        bytes_removed: metrics.files_removed.total_size.max(0) as u64,
+        bytes_added: metrics.files_added.total_size.max(0) as u64,
+        partitions_optimized: metrics.partitions_optimized,
+        files_considered: metrics.total_considered_files as u64,
+    })
+}

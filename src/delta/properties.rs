@@ -1,0 +1,65 @@
+//! `ALTER TABLE t SET TBLPROPERTIES (...)` over delta-rs, and `UNSET TBLPROPERTIES`, which
+//! delta-rs has no builder for: a metadata-only commit without the keys.
+
+use std::collections::HashMap;
+
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::{Action, MetadataExt};
+use deltalake::protocol::DeltaOperation;
+
+use super::{commit_properties, on_table, open, WriteMetrics};
+use crate::catalog::TableEntry;
+use crate::error::{LakeError, Result};
+
+/// Sets properties.
+pub async fn set(
+    entry: &TableEntry,
+    properties: &[(String, String)],
+    sql: &str,
+) -> Result<WriteMetrics> {
+    let table = open(entry).await?;
+    let props: HashMap<String, String> = properties.iter().cloned().collect();
+    let table = table
+        .set_tbl_properties()
+        .with_properties(props)
+        .with_raise_if_not_exists(false)
+        .with_commit_properties(commit_properties(Some(sql)))
+        .await
+        .map_err(on_table(entry))?;
+    Ok(WriteMetrics::new(entry, "SET TBLPROPERTIES", table.version()))
+}
+
+/// Removes properties; a missing key is an error unless `if_exists`.
+pub async fn unset(
+    entry: &TableEntry,
+    keys: &[String],
+    if_exists: bool,
+    sql: &str,
+) -> Result<WriteMetrics> {
+    let table = open(entry).await?;
+    let snapshot = table.snapshot().map_err(on_table(entry))?;
+    let mut metadata = snapshot.metadata().clone();
+    for k in keys {
+        if !metadata.configuration().contains_key(k) {
+            if if_exists {
+                continue;
+            }
+            return Err(LakeError::Invalid(format!(
+                "{}: property {k} is not set (UNSET TBLPROPERTIES IF EXISTS ignores missing keys)",
+                entry.name
+            )));
+        }
+        metadata = metadata
+            .remove_config_key(k)
+            .map_err(|e| LakeError::Invalid(format!("{}: {e}", entry.name)))?;
+    }
+    let operation = DeltaOperation::SetTableProperties {
+        properties: keys.iter().map(|k| (k.clone(), String::new())).collect(),
+    };
+    let finalized = CommitBuilder::from(commit_properties(Some(sql)))
+        .with_actions(vec![Action::Metadata(metadata)])
+        .build(Some(snapshot), table.log_store(), operation)
+        .await
+        .map_err(on_table(entry))?;
+    Ok(WriteMetrics::new(entry, "UNSET TBLPROPERTIES", Some(finalized.version())))
+}

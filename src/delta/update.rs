@@ -1,0 +1,39 @@
+//! `UPDATE t SET col = expr, ... [WHERE predicate]` over delta-rs's update. Expressions arrive
+//! as DataFusion expressions with any subqueries already evaluated to literals.
+
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr;
+
+use super::{commit_properties, on_table, open, WriteMetrics};
+use crate::catalog::TableEntry;
+use crate::error::Result;
+
+/// Sets `assignments` on the rows matching `predicate` (all rows when None).
+pub async fn update(
+    state: &SessionState,
+    entry: &TableEntry,
+    assignments: Vec<(String, Expr)>,
+    predicate: Option<Expr>,
+    sql: &str,
+) -> Result<WriteMetrics> {
+    let table = open(entry).await?;
+    let mut builder = table
+        .update()
+        .with_session_state(Arc::new(state.clone()))
+        .with_commit_properties(commit_properties(Some(sql)));
+    for (col, e) in assignments {
+        builder = builder.with_update(col, e);
+    }
+    if let Some(p) = predicate {
+        builder = builder.with_predicate(p);
+    }
+    let (table, metrics) = builder.await.map_err(on_table(entry))?;
+    let mut m = WriteMetrics::new(entry, "UPDATE", table.version());
+    m.rows_updated = metrics.num_updated_rows as u64;
+    m.rows_copied = metrics.num_copied_rows as u64;
+    m.files_added = metrics.num_added_files as u64;
+    m.files_removed = metrics.num_removed_files as u64;
+    Ok(m)
+}

@@ -1,0 +1,274 @@
+//! `UPDATE`, `DELETE` and `INSERT ... REPLACE WHERE` on Delta tables.
+//!
+//! delta-rs takes plain predicates, so the statement is planned by DataFusion as a query over
+//! the target (`SELECT <new values> FROM t WHERE <predicate>`), uncorrelated subqueries in it
+//! are run first and replaced by their results (`id IN (SELECT ...)` becomes `id IN (1, 2)`),
+//! and the resulting expressions go to delta-rs's builders.
+
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::expr::InList;
+use datafusion::logical_expr::{lit, Expr, LogicalPlan, Subquery};
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, Delete, FromTable, ObjectName, TableFactor, TableWithJoins, Update,
+};
+
+use super::{Engine, ExecOptions, Outcome};
+use crate::delta::write::{write, WriteMode, WriteRequest};
+use crate::error::{LakeError, Result};
+use crate::sql::ReplaceWhereStatement;
+
+/// The target table of an UPDATE or DELETE, with the alias the statement gave it.
+fn target_of(t: &TableWithJoins, statement: &str) -> Result<(ObjectName, String)> {
+    if !t.joins.is_empty() {
+        return Err(LakeError::Unsupported(format!(
+            "{statement} with a join: use MERGE INTO to change rows from another table"
+        )));
+    }
+    match &t.relation {
+        TableFactor::Table { name, .. } => Ok((name.clone(), t.relation.to_string())),
+        other => Err(LakeError::Unsupported(format!(
+            "{statement} of {other}: name a Delta table"
+        ))),
+    }
+}
+
+impl Engine {
+    pub(super) async fn delete(&self, d: Delete, raw: &str) -> Result<Outcome> {
+        let tables = match &d.from {
+            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+        };
+        let [target] = tables.as_slice() else {
+            return Err(LakeError::Unsupported(
+                "DELETE from several tables: delete from one table at a time".into(),
+            ));
+        };
+        if d.using.is_some() || d.limit.is_some() || !d.order_by.is_empty() {
+            return Err(LakeError::Unsupported(
+                "DELETE with USING, ORDER BY or LIMIT: use a WHERE predicate, or MERGE INTO".into(),
+            ));
+        }
+        let (name, relation) = target_of(target, "DELETE")?;
+        let entry = self.entry_for(&name).await?;
+        let predicate = match &d.selection {
+            None => None,
+            Some(sel) => {
+                let (_, filter) = self
+                    .plan_over_target(&relation, &["1".to_string()], Some(&sel.to_string()))
+                    .await?;
+                filter
+            }
+        };
+        let m = crate::delta::delete::delete(&self.state(), &entry, predicate, raw).await?;
+        Ok(Outcome::Write(m))
+    }
+
+    pub(super) async fn update(&self, u: Update, raw: &str) -> Result<Outcome> {
+        if u.from.is_some() || u.limit.is_some() {
+            return Err(LakeError::Unsupported(
+                "UPDATE ... FROM or LIMIT: use MERGE INTO to update rows from another table".into(),
+            ));
+        }
+        let (name, relation) = target_of(&u.table, "UPDATE")?;
+        let entry = self.entry_for(&name).await?;
+        let mut columns = Vec::new();
+        let mut values = Vec::new();
+        for a in &u.assignments {
+            let AssignmentTarget::ColumnName(c) = &a.target else {
+                return Err(LakeError::Unsupported(
+                    "UPDATE SET (a, b) = ...: set one column at a time".into(),
+                ));
+            };
+            let col = c
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| {
+                    if i.quote_style.is_some() {
+                        i.value.clone()
+                    } else {
+                        i.value.to_ascii_lowercase()
+                    }
+                })
+                .unwrap_or_default();
+            columns.push(col);
+            values.push(a.value.to_string());
+        }
+        let selection = u.selection.as_ref().map(|s| s.to_string());
+        let (exprs, predicate) = self
+            .plan_over_target(&relation, &values, selection.as_deref())
+            .await?;
+        let assignments = columns.into_iter().zip(exprs).collect();
+        let m =
+            crate::delta::update::update(&self.state(), &entry, assignments, predicate, raw)
+                .await?;
+        Ok(Outcome::Write(m))
+    }
+
+    /// Plans `SELECT <exprs> FROM <relation> [WHERE <predicate>]` and returns the expressions,
+    /// cast to their target columns' types, and the predicate, with subqueries evaluated and
+    /// columns unqualified, ready for delta-rs.
+    async fn plan_over_target(
+        &self,
+        relation: &str,
+        exprs: &[String],
+        predicate: Option<&str>,
+    ) -> Result<(Vec<Expr>, Option<Expr>)> {
+        let mut sql = format!("SELECT {} FROM {relation}", exprs.join(", "));
+        if let Some(p) = predicate {
+            sql.push_str(&format!(" WHERE {p}"));
+        }
+        let plan = self.plan_sql(&sql).await?;
+        let state = self.state();
+        let plan = state
+            .analyzer()
+            .execute_and_check(plan, state.config_options(), |_, _| {})?;
+        let LogicalPlan::Projection(projection) = &plan else {
+            return Err(LakeError::Unsupported(format!("this statement shape ({sql})")));
+        };
+        let mut filter = None;
+        let mut input = projection.input.as_ref();
+        loop {
+            match input {
+                LogicalPlan::Filter(f) => {
+                    filter = Some(f.predicate.clone());
+                    input = f.input.as_ref();
+                }
+                LogicalPlan::SubqueryAlias(a) => input = a.input.as_ref(),
+                _ => break,
+            }
+        }
+        let filter = match filter {
+            Some(f) => Some(self.inline_subqueries(unqualify(f)?).await?),
+            None => None,
+        };
+        let mut out = Vec::new();
+        for e in &projection.expr {
+            let e = match e {
+                Expr::Alias(a) => a.expr.as_ref().clone(),
+                other => other.clone(),
+            };
+            out.push(self.inline_subqueries(unqualify(e)?).await?);
+        }
+        Ok((out, filter))
+    }
+
+    /// Runs each uncorrelated subquery in `e` and puts its result in its place.
+    async fn inline_subqueries(&self, e: Expr) -> Result<Expr> {
+        let mut subqueries: Vec<Subquery> = Vec::new();
+        e.apply(|x| {
+            match x {
+                Expr::InSubquery(s) => subqueries.push(s.subquery.clone()),
+                Expr::ScalarSubquery(s) => subqueries.push(s.clone()),
+                Expr::Exists(s) => subqueries.push(s.subquery.clone()),
+                _ => {}
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        if subqueries.is_empty() {
+            return Ok(e);
+        }
+        let mut results: Vec<(Subquery, Vec<ScalarValue>)> = Vec::new();
+        for s in subqueries {
+            if !s.outer_ref_columns.is_empty() {
+                return Err(LakeError::Unsupported(
+                    "a correlated subquery in UPDATE or DELETE: rewrite it with IN (SELECT ...) or as MERGE INTO"
+                        .into(),
+                ));
+            }
+            let batches = self
+                .ctx
+                .execute_logical_plan(s.subquery.as_ref().clone())
+                .await?
+                .collect()
+                .await?;
+            let mut values = Vec::new();
+            for b in &batches {
+                for i in 0..b.num_rows() {
+                    values.push(ScalarValue::try_from_array(b.column(0), i)?);
+                }
+            }
+            results.push((s, values));
+        }
+        let find = |s: &Subquery| -> Vec<ScalarValue> {
+            results
+                .iter()
+                .find(|(q, _)| q == s)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let out = e.transform_up(|x| {
+            Ok(match x {
+                Expr::InSubquery(s) => {
+                    let list = find(&s.subquery).into_iter().map(lit).collect();
+                    Transformed::yes(Expr::InList(InList::new(s.expr, list, s.negated)))
+                }
+                Expr::ScalarSubquery(s) => {
+                    let values = find(&s);
+                    if values.len() > 1 {
+                        return Err(datafusion::error::DataFusionError::Execution(
+                            "a scalar subquery returned more than one row".into(),
+                        ));
+                    }
+                    let value = match values.into_iter().next() {
+                        Some(v) => v,
+                        None => {
+                            let t = s.subquery.schema().field(0).data_type().clone();
+                            ScalarValue::try_from(&t)?
+                        }
+                    };
+                    Transformed::yes(lit(value))
+                }
+                Expr::Exists(ex) => {
+                    let any = !find(&ex.subquery).is_empty();
+                    Transformed::yes(lit(any != ex.negated))
+                }
+                other => Transformed::no(other),
+            })
+        })?;
+        Ok(out.data)
+    }
+
+    pub(super) async fn replace_where(
+        &self,
+        stmt: ReplaceWhereStatement,
+        raw: &str,
+        opts: &ExecOptions,
+    ) -> Result<Outcome> {
+        let entry = self.entry_for(&stmt.table).await?;
+        let mut query = stmt.query;
+        self.travel(query.as_mut()).await?;
+        let plan = self
+            .state()
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                datafusion::sql::sqlparser::ast::Statement::Query(query),
+            )))
+            .await
+            .map_err(|e| self.explain_error(e))?;
+        let input = self.run_for_write(plan, opts).await?;
+        let req = WriteRequest {
+            target: &entry,
+            mode: WriteMode::Overwrite,
+            partition_by: vec![],
+            properties: vec![],
+            comment: None,
+            sql: Some(raw),
+            operation: "INSERT REPLACE WHERE",
+            replace_where: Some(stmt.predicate.to_string()),
+        };
+        Ok(Outcome::Write(write(&self.state(), input, req).await?))
+    }
+}
+
+/// Columns without their table qualifier: delta-rs resolves against the bare table schema.
+fn unqualify(e: Expr) -> Result<Expr> {
+    Ok(e.transform_up(|x| {
+        Ok(match x {
+            Expr::Column(c) if c.relation.is_some() => {
+                Transformed::yes(Expr::Column(Column::new_unqualified(c.name)))
+            }
+            other => Transformed::no(other),
+        })
+    })?
+    .data)
+}

@@ -1,0 +1,240 @@
+//! `RESTORE`, `OPTIMIZE`, `VACUUM`, `FSCK REPAIR TABLE`, and `ALTER TABLE`: resolves the table,
+//! turns the statement's SQL into what the Delta operation takes, and returns figures as rows.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, ColumnDef, ColumnOption, Expr};
+
+use super::{Engine, Outcome, Rows};
+use crate::delta::optimize::PartitionFilter;
+use crate::error::{LakeError, Result};
+use crate::sql::alter::AlterAction;
+use crate::sql::{AlterTableStatement, MaintenanceStatement};
+
+fn rows(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<Outcome> {
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+    let total_rows = batch.num_rows();
+    Ok(Outcome::Rows(Rows {
+        schema,
+        batches: vec![batch],
+        total_rows,
+    }))
+}
+
+/// `WHERE` of OPTIMIZE as delta-rs partition filters: `col op literal` and `col [NOT] IN (...)`
+/// joined by AND.
+fn partition_filters(e: &Expr, out: &mut Vec<PartitionFilter>) -> Result<()> {
+    let bad = || {
+        LakeError::Invalid(format!(
+            "OPTIMIZE WHERE takes partition-column comparisons joined by AND (col = 'x', col IN ('a', 'b')), not {e}"
+        ))
+    };
+    let column = |x: &Expr| match x {
+        Expr::Identifier(i) => Some(i.value.clone()),
+        Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()),
+        _ => None,
+    };
+    let value = |x: &Expr| match x {
+        Expr::Value(v) => match &v.value {
+            datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s) => Some(s.clone()),
+            datafusion::sql::sqlparser::ast::Value::Number(n, _) => Some(n.clone()),
+            datafusion::sql::sqlparser::ast::Value::Boolean(b) => Some(b.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    match e {
+        Expr::Nested(inner) => partition_filters(inner, out),
+        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            partition_filters(left, out)?;
+            partition_filters(right, out)
+        }
+        Expr::BinaryOp { left, op, right } => {
+            let op = match op {
+                BinaryOperator::Eq => "=",
+                BinaryOperator::NotEq => "!=",
+                BinaryOperator::Lt => "<",
+                BinaryOperator::LtEq => "<=",
+                BinaryOperator::Gt => ">",
+                BinaryOperator::GtEq => ">=",
+                _ => return Err(bad()),
+            };
+            out.push(PartitionFilter {
+                column: column(left).ok_or_else(bad)?,
+                op: op.into(),
+                values: vec![value(right).ok_or_else(bad)?],
+            });
+            Ok(())
+        }
+        Expr::InList { expr, list, negated } => {
+            out.push(PartitionFilter {
+                column: column(expr).ok_or_else(bad)?,
+                op: if *negated { "not in" } else { "in" }.into(),
+                values: list.iter().map(|v| value(v).ok_or_else(bad)).collect::<Result<_>>()?,
+            });
+            Ok(())
+        }
+        _ => Err(bad()),
+    }
+}
+
+impl Engine {
+    pub(super) async fn maintenance(&self, stmt: MaintenanceStatement, raw: &str) -> Result<Outcome> {
+        match stmt {
+            MaintenanceStatement::Restore { table, to } => {
+                let entry = self.entry_for(&table).await?;
+                let to = self.version_spec(&to).await?;
+                Ok(Outcome::Write(crate::delta::restore::restore(&entry, to, raw).await?))
+            }
+            MaintenanceStatement::Optimize { table, predicate, zorder_by } => {
+                let entry = self.entry_for(&table).await?;
+                let mut filters = Vec::new();
+                if let Some(p) = &predicate {
+                    partition_filters(p, &mut filters)?;
+                }
+                let cols = zorder_by.iter().map(|c| c.value.clone()).collect();
+                let m = crate::delta::optimize::optimize(&self.state(), &entry, &filters, cols, raw)
+                    .await?;
+                let u = |v: u64| Arc::new(UInt64Array::from(vec![v])) as ArrayRef;
+                rows(
+                    vec![
+                        Field::new("table", DataType::Utf8, false),
+                        Field::new("version", DataType::UInt64, false),
+                        Field::new("files_removed", DataType::UInt64, false),
+                        Field::new("files_added", DataType::UInt64, false),
+                        Field::new("bytes_removed", DataType::UInt64, false),
+                        Field::new("bytes_added", DataType::UInt64, false),
+                        Field::new("partitions_optimized", DataType::UInt64, false),
+                        Field::new("files_considered", DataType::UInt64, false),
+                    ],
+                    vec![
+                        Arc::new(StringArray::from(vec![entry.name.clone()])),
+                        u(m.version),
+                        u(m.files_removed),
+                        u(m.files_added),
+                        u(m.bytes_removed),
+                        u(m.bytes_added),
+                        u(m.partitions_optimized),
+                        u(m.files_considered),
+                    ],
+                )
+            }
+            MaintenanceStatement::Vacuum { table, retain_hours, dry_run } => {
+                let entry = self.entry_for(&table).await?;
+                let check = self.setting_bool("spark.databricks.delta.retentionDurationCheck.enabled", true)
+                    && self.setting_bool("lakeshell.vacuum.retention_check", true);
+                let m = crate::delta::vacuum::vacuum(&entry, retain_hours, dry_run, check, raw).await?;
+                let root = crate::catalog::display_url(&entry.url);
+                let root = root.trim_end_matches('/');
+                let n = m.files.len();
+                rows(
+                    vec![
+                        Field::new("path", DataType::Utf8, false),
+                        Field::new("dry_run", DataType::Boolean, false),
+                        Field::new("retention_hours", DataType::Float64, false),
+                    ],
+                    vec![
+                        Arc::new(StringArray::from_iter_values(
+                            m.files.iter().map(|f| format!("{root}/{f}")),
+                        )),
+                        Arc::new(BooleanArray::from(vec![m.dry_run; n])),
+                        Arc::new(Float64Array::from(vec![m.retention_hours; n])),
+                    ],
+                )
+            }
+            MaintenanceStatement::Fsck { table, dry_run } => {
+                let entry = self.entry_for(&table).await?;
+                let m = crate::delta::fsck::fsck(&entry, dry_run, raw).await?;
+                let n = m.files_removed.len();
+                rows(
+                    vec![
+                        Field::new("dataFilePath", DataType::Utf8, false),
+                        Field::new("dataFileMissing", DataType::Boolean, false),
+                        Field::new("removedFromLog", DataType::Boolean, false),
+                    ],
+                    vec![
+                        Arc::new(StringArray::from(m.files_removed.clone())),
+                        Arc::new(BooleanArray::from(vec![true; n])),
+                        Arc::new(BooleanArray::from(vec![!m.dry_run; n])),
+                    ],
+                )
+            }
+            MaintenanceStatement::Convert { .. } => Err(LakeError::Unsupported(
+                "CONVERT TO DELTA is not available yet".into(),
+            )),
+        }
+    }
+
+    pub(super) async fn alter(&self, stmt: AlterTableStatement, raw: &str) -> Result<Outcome> {
+        let entry = self.entry_for(&stmt.table).await?;
+        use crate::delta::{columns, constraints, properties};
+        let m = match stmt.action {
+            AlterAction::AddConstraint { name, check } => {
+                constraints::add(&self.state(), &entry, &name.value, &check.to_string(), raw).await?
+            }
+            AlterAction::DropConstraint { name, if_exists } => {
+                constraints::drop(&entry, &name.value, if_exists, raw).await?
+            }
+            AlterAction::SetProperties(p) => properties::set(&entry, &p, raw).await?,
+            AlterAction::UnsetProperties { keys, if_exists } => {
+                properties::unset(&entry, &keys, if_exists, raw).await?
+            }
+            AlterAction::AddColumns(cols) => {
+                let fields = self.struct_fields(&cols).await?;
+                columns::add(&entry, fields, raw).await?
+            }
+            AlterAction::DropNotNull(c) => columns::drop_not_null(&entry, &c.value, raw).await?,
+        };
+        Ok(Outcome::Write(m))
+    }
+
+    /// Delta fields for column definitions: types through DataFusion's SQL type mapping,
+    /// `NOT NULL`, `COMMENT` and `GENERATED ALWAYS AS (expr)`.
+    pub(super) async fn struct_fields(
+        &self,
+        cols: &[ColumnDef],
+    ) -> Result<Vec<deltalake::kernel::StructField>> {
+        let casts: Vec<String> = cols
+            .iter()
+            .map(|c| format!("CAST(NULL AS {}) AS {}", c.data_type, c.name))
+            .collect();
+        let plan = self.plan_sql(&format!("SELECT {}", casts.join(", "))).await?;
+        let schema = plan.schema();
+        let mut out = Vec::new();
+        for (c, f) in cols.iter().zip(schema.fields()) {
+            use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+            let dt: deltalake::kernel::DataType = f
+                .data_type()
+                .try_into_kernel()
+                .map_err(|e| LakeError::Invalid(format!("column {}: {e}", c.name)))?;
+            let mut nullable = true;
+            let mut meta: Vec<(String, String)> = Vec::new();
+            for o in &c.options {
+                match &o.option {
+                    ColumnOption::NotNull => nullable = false,
+                    ColumnOption::Null => nullable = true,
+                    ColumnOption::Comment(text) => {
+                        meta.push(("comment".into(), text.to_string()))
+                    }
+                    ColumnOption::Generated { generation_expr: Some(e), .. } => meta.push((
+                        "delta.generationExpression".into(),
+                        e.to_string(),
+                    )),
+                    other => {
+                        return Err(LakeError::Unsupported(format!(
+                            "column option {other} on {}",
+                            c.name
+                        )))
+                    }
+                }
+            }
+            let field = deltalake::kernel::StructField::new(f.name().clone(), dt, nullable)
+                .with_metadata(meta);
+            out.push(field);
+        }
+        Ok(out)
+    }
+}
