@@ -106,13 +106,31 @@ pub async fn write(
             builder = builder.with_configuration(
                 req.properties
                     .iter()
+                    .filter(|(k, _)| is_delta_property(k))
                     .map(|(k, v)| (k.clone(), Some(v.clone()))),
             );
         }
     }
-    let written = builder
+    let mut written = builder
         .await
         .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
+    // delta-rs refuses properties it does not know when creating a table ('owner' = 'x'),
+    // but sets them on an existing one: a second, metadata-only commit.
+    let custom: std::collections::HashMap<String, String> = req
+        .properties
+        .iter()
+        .filter(|(k, _)| !exists && !is_delta_property(k))
+        .cloned()
+        .collect();
+    if !custom.is_empty() {
+        written = written
+            .set_tbl_properties()
+            .with_properties(custom)
+            .with_raise_if_not_exists(false)
+            .with_commit_properties(commit_properties(req.sql))
+            .await
+            .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
+    }
     let mut m = WriteMetrics::new(target, req.operation, written.version());
     m.rows_inserted = rows.load(Ordering::Relaxed);
     let figures = last_metrics(&written).await;
@@ -123,6 +141,11 @@ pub async fn write(
         m.rows_deleted = get("num_removed_rows").max(get("num_deleted_rows"));
     }
     Ok(m)
+}
+
+/// A property delta-rs knows (`delta.appendOnly`, ...).
+fn is_delta_property(key: &str) -> bool {
+    key.parse::<deltalake::TableProperty>().is_ok()
 }
 
 /// The latest commit's operation metrics.

@@ -94,6 +94,7 @@ impl Engine {
             columns.push(col);
             values.push(a.value.to_string());
         }
+        check_columns(&entry, &columns, "UPDATE").await?;
         let selection = u.selection.as_ref().map(|s| s.to_string());
         let (exprs, predicate) = self
             .plan_over_target(&relation, &values, selection.as_deref())
@@ -258,6 +259,32 @@ impl Engine {
         };
         Ok(Outcome::Write(write(&self.state(), input, req).await?))
     }
+}
+
+/// Fails unless every column in `columns` is one of the table's (delta-rs would ignore it).
+pub(super) async fn check_columns(
+    entry: &crate::catalog::TableEntry,
+    columns: &[String],
+    statement: &str,
+) -> Result<()> {
+    let table = crate::delta::open(entry).await?;
+    let names: Vec<String> = table
+        .snapshot()
+        .map_err(crate::delta::on_table(entry))?
+        .schema()
+        .fields()
+        .map(|f| f.name().to_string())
+        .collect();
+    for c in columns {
+        if !names.iter().any(|n| n == c) {
+            return Err(LakeError::Invalid(format!(
+                "{statement} {}: no column {c}; its columns are {}",
+                entry.name,
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Columns without their table qualifier: delta-rs resolves against the bare table schema.

@@ -137,6 +137,18 @@ impl Engine {
                 }
             });
         }
+        if !stmt.schema_evolution {
+            let mut named: Vec<String> = Vec::new();
+            for c in &clauses {
+                if let Clause::MatchedUpdate { set, .. }
+                | Clause::NotMatchedInsert { set, .. }
+                | Clause::BySourceUpdate { set, .. } = c
+                {
+                    named.extend(set.iter().map(|(col, _)| col.clone()));
+                }
+            }
+            super::dml::check_columns(&entry, &named, "MERGE INTO").await?;
+        }
         self.check_unique_matches(&stmt, &name.to_string(), &target_alias, &entry.name)
             .await?;
         let plan = MergePlan {

@@ -51,16 +51,16 @@ impl Engine {
     /// Evaluates a timestamp expression (`'2024-01-01'`, `current_timestamp() - INTERVAL 1
     /// HOUR`) to milliseconds since the epoch, UTC.
     async fn timestamp_ms(&self, e: &Expr) -> Result<i64> {
-        let batches = self
-            .ctx
-            .sql(&format!("SELECT CAST(({e}) AS TIMESTAMP)"))
-            .await?
-            .collect()
-            .await?;
         let bad = || {
             LakeError::Invalid(format!(
-                "TIMESTAMP AS OF needs a timestamp, and {e} is not one"
+                "TIMESTAMP AS OF needs a timestamp, and {e} is not one (write it as 'YYYY-MM-DD[ HH:MM:SS]')"
             ))
+        };
+        // Milliseconds, so dates past 2262 (which nanoseconds cannot hold) work.
+        let sql = format!("SELECT arrow_cast(({e}), 'Timestamp(Millisecond, None)')");
+        let batches = match self.ctx.sql(&sql).await {
+            Ok(df) => df.collect().await.map_err(|_| bad())?,
+            Err(_) => return Err(bad()),
         };
         let col = batches.first().map(|b| b.column(0).clone()).ok_or_else(bad)?;
         let ms = cast(&col, &DataType::Timestamp(TimeUnit::Millisecond, None))?;

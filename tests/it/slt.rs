@@ -48,7 +48,7 @@ impl sqllogictest::AsyncDB for Db {
                         if c.is_empty() {
                             "(empty)".to_string()
                         } else {
-                            c.to_string()
+                            normalize(c)
                         }
                     })
                     .collect()
@@ -65,6 +65,27 @@ impl sqllogictest::AsyncDB for Db {
     fn engine_name(&self) -> &str {
         "lakeshell"
     }
+}
+
+/// Values that change from run to run: commit times, table ids, timings, file names.
+fn normalize(cell: &str) -> String {
+    use std::sync::LazyLock;
+    static RULES: LazyLock<Vec<(regex::Regex, &str)>> = LazyLock::new(|| {
+        [
+            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<ts>"),
+            (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>"),
+            (r#""(\w+_time_ms|\w+TimeMs|num_retries)":\d+"#, r#""$1":<n>"#),
+            (r"/tmp/[^ ]*?/lakehouse/", "<wh>/"),
+        ]
+        .into_iter()
+        .map(|(p, r)| (regex::Regex::new(p).expect("pattern"), r))
+        .collect()
+    });
+    let mut s = cell.to_string();
+    for (re, rep) in RULES.iter() {
+        s = re.replace_all(&s, *rep).into_owned();
+    }
+    s
 }
 
 #[tokio::test(flavor = "multi_thread")]
