@@ -141,6 +141,18 @@ fn clean_datafusion(e: &datafusion::error::DataFusionError) -> String {
         D::ArrowError(a, _) => a.to_string(),
         other => other.to_string(),
     };
+    if inner.contains("Object at location") && inner.contains("not found") {
+        return format!(
+            "{}; a data file of this table version is gone: VACUUM deletes the files of old versions, and FSCK REPAIR TABLE removes lost files from the current one",
+            one_line(&inner)
+        );
+    }
+    if inner.contains("is declared as non-nullable but contains null values") {
+        return format!(
+            "NOT NULL constraint violated: a NULL went to a column declared NOT NULL; nothing was written ({})",
+            one_line(&inner)
+        );
+    }
     one_line(&inner)
 }
 

@@ -27,5 +27,9 @@ pub async fn drop_not_null(entry: &TableEntry, column: &str, sql: &str) -> Resul
         .with_commit_properties(commit_properties(Some(sql)))
         .await
         .map_err(on_table(entry))?;
-    Ok(WriteMetrics::new(entry, "ALTER COLUMN DROP NOT NULL", table.version()))
+    Ok(WriteMetrics::new(
+        entry,
+        "ALTER COLUMN DROP NOT NULL",
+        table.version(),
+    ))
 }

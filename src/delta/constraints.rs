@@ -95,6 +95,28 @@ pub fn checked(
             }
         }
     }
+    // Generated columns the input left NULL (INSERT without them) get their expression's value;
+    // a value the input gave is kept, and delta-rs checks it matches.
+    let mut generated = Vec::new();
+    if let Ok(snapshot) = table.snapshot() {
+        for f in snapshot.schema().fields() {
+            let Some(deltalake::kernel::MetadataValue::String(text)) =
+                f.metadata().get("delta.generationExpression")
+            else {
+                continue;
+            };
+            let Ok(index) = schema.index_of(f.name()) else {
+                continue;
+            };
+            let expr = state.create_logical_expr(text, &df_schema)?;
+            let physical = state.create_physical_expr(expr, &df_schema)?;
+            generated.push((index, physical));
+            rules.push((
+                format!("generated column {}", f.name()),
+                format!("\"{}\" IS NOT DISTINCT FROM ({text})", f.name()),
+            ));
+        }
+    }
     let mut checks = Vec::new();
     for (name, text) in rules {
         // A constraint over columns the input lacks is left to delta-rs.
@@ -104,11 +126,26 @@ pub fn checked(
         let physical = state.create_physical_expr(expr, &df_schema)?;
         checks.push((name, text, physical));
     }
-    if checks.is_empty() {
+    if checks.is_empty() && generated.is_empty() {
         return Ok(input);
     }
+    let out_schema = std::sync::Arc::clone(&schema);
     let stream = input.map(move |batch| {
-        let batch = batch?;
+        let mut batch = batch?;
+        if !generated.is_empty() {
+            use datafusion::arrow::compute::{cast, is_not_null, kernels::zip::zip};
+            let mut columns = batch.columns().to_vec();
+            for (index, expr) in &generated {
+                let given = &columns[*index];
+                let computed = expr.evaluate(&batch)?.into_array(batch.num_rows())?;
+                let computed = cast(&computed, given.data_type())?;
+                columns[*index] = zip(&is_not_null(given)?, given, &computed)?;
+            }
+            batch = datafusion::arrow::array::RecordBatch::try_new(
+                std::sync::Arc::clone(&out_schema),
+                columns,
+            )?;
+        }
         for (name, text, check) in &checks {
             let values = check.evaluate(&batch)?.into_array(batch.num_rows())?;
             let Some(values) = values

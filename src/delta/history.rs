@@ -53,7 +53,7 @@ pub async fn read_history(table: &DeltaTable, limit: Option<usize>) -> Result<Ve
         .try_collect()
         .await?;
     commits.retain(|(v, _)| *v <= latest);
-    commits.sort_by(|a, b| b.0.cmp(&a.0));
+    commits.sort_by_key(|c| std::cmp::Reverse(c.0));
     if let Some(n) = limit {
         commits.truncate(n);
     }
@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn finds_commit_info_line() {
-        let log = b"{\"protocol\":{}}\n{\"commitInfo\":{\"operation\":\"WRITE\",\"timestamp\":5}}\n";
+        let log =
+            b"{\"protocol\":{}}\n{\"commitInfo\":{\"operation\":\"WRITE\",\"timestamp\":5}}\n";
         assert_eq!(commit_info(log)["operation"], "WRITE");
         assert_eq!(commit_info(b"{\"add\":{}}"), Value::Null);
     }

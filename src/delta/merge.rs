@@ -14,11 +14,24 @@ use crate::error::Result;
 /// One clause, ready for delta-rs.
 #[derive(Debug, Clone)]
 pub enum Clause {
-    MatchedUpdate { predicate: Option<String>, set: Vec<(String, String)> },
-    MatchedDelete { predicate: Option<String> },
-    NotMatchedInsert { predicate: Option<String>, set: Vec<(String, String)> },
-    BySourceUpdate { predicate: Option<String>, set: Vec<(String, String)> },
-    BySourceDelete { predicate: Option<String> },
+    MatchedUpdate {
+        predicate: Option<String>,
+        set: Vec<(String, String)>,
+    },
+    MatchedDelete {
+        predicate: Option<String>,
+    },
+    NotMatchedInsert {
+        predicate: Option<String>,
+        set: Vec<(String, String)>,
+    },
+    BySourceUpdate {
+        predicate: Option<String>,
+        set: Vec<(String, String)>,
+    },
+    BySourceDelete {
+        predicate: Option<String>,
+    },
 }
 
 /// A MERGE, ready for delta-rs.

@@ -6,9 +6,12 @@
 //! - [`history`]: the commit log; [`restore`]: going back to a version.
 //! - [`optimize`], [`vacuum`], [`fsck`]: maintenance.
 //! - [`constraints`], [`properties`], [`columns`]: ALTER TABLE.
+//! - [`create`]: CREATE TABLE with columns; [`convert`]: CONVERT TO DELTA.
 
 pub mod columns;
 pub mod constraints;
+pub mod convert;
+pub mod create;
 pub mod delete;
 pub mod fsck;
 pub mod history;
@@ -34,7 +37,9 @@ pub async fn open(entry: &TableEntry) -> Result<DeltaTable> {
 }
 
 /// Wraps a delta-rs failure with the table's name.
-pub(crate) fn on_table(entry: &TableEntry) -> impl Fn(deltalake::DeltaTableError) -> LakeError + '_ {
+pub(crate) fn on_table(
+    entry: &TableEntry,
+) -> impl Fn(deltalake::DeltaTableError) -> LakeError + '_ {
     move |e| LakeError::from(e).on_table(entry.name.clone())
 }
 

@@ -26,7 +26,11 @@ pub async fn set(
         .with_commit_properties(commit_properties(Some(sql)))
         .await
         .map_err(on_table(entry))?;
-    Ok(WriteMetrics::new(entry, "SET TBLPROPERTIES", table.version()))
+    Ok(WriteMetrics::new(
+        entry,
+        "SET TBLPROPERTIES",
+        table.version(),
+    ))
 }
 
 /// Removes properties; a missing key is an error unless `if_exists`.
@@ -61,5 +65,9 @@ pub async fn unset(
         .build(Some(snapshot), table.log_store(), operation)
         .await
         .map_err(on_table(entry))?;
-    Ok(WriteMetrics::new(entry, "UNSET TBLPROPERTIES", Some(finalized.version())))
+    Ok(WriteMetrics::new(
+        entry,
+        "UNSET TBLPROPERTIES",
+        Some(finalized.version()),
+    ))
 }

@@ -23,7 +23,11 @@ pub async fn restore(entry: &TableEntry, to: AsOf, sql: &str) -> Result<WriteMet
         .with_commit_properties(commit_properties(Some(sql)))
         .await
         .map_err(on_table(entry))?;
-    let mut m = WriteMetrics::new(entry, &format!("RESTORE to version {version}"), table.version());
+    let mut m = WriteMetrics::new(
+        entry,
+        &format!("RESTORE to version {version}"),
+        table.version(),
+    );
     m.files_added = metrics.num_restored_file as u64;
     m.files_removed = metrics.num_removed_file as u64;
     Ok(m)

@@ -44,17 +44,73 @@ pub async fn vacuum(
             entry.name
         )));
     }
-    let (_, metrics) = table
+    let retention = chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
+    // delta-rs lists every tombstone past retention, including files an earlier VACUUM already
+    // deleted; a user wants to see what is (or would be) deleted now.
+    let (table, planned) = table
         .vacuum()
-        .with_retention_period(chrono::Duration::milliseconds((hours * 3_600_000.0) as i64))
+        .with_retention_period(retention)
         .with_enforce_retention_duration(false)
-        .with_dry_run(dry_run)
-        .with_commit_properties(commit_properties(Some(sql)))
+        .with_dry_run(true)
         .await
         .map_err(on_table(entry))?;
+    let files = existing(&table, entry, planned.files_deleted).await;
+    if !dry_run && !files.is_empty() {
+        table
+            .vacuum()
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(false)
+            .with_commit_properties(commit_properties(Some(sql)))
+            .await
+            .map_err(on_table(entry))?;
+    }
     Ok(VacuumMetrics {
         dry_run,
-        files: metrics.files_deleted,
+        files,
         retention_hours: hours,
     })
+}
+
+/// The files of `candidates` that exist, as paths relative to the table root.
+async fn existing(
+    table: &deltalake::DeltaTable,
+    entry: &TableEntry,
+    candidates: Vec<String>,
+) -> Vec<String> {
+    use futures::StreamExt;
+    use object_store::ObjectStoreExt;
+    let store = table.log_store().object_store(None);
+    let root = entry.url.as_str().trim_end_matches('/').to_string();
+    let root_path = entry
+        .url
+        .to_file_path()
+        .ok()
+        .map(|p| p.display().to_string());
+    let relative: Vec<String> = candidates
+        .into_iter()
+        .map(|f| {
+            let f = f.strip_prefix(&root).map(str::to_string).unwrap_or(f);
+            match &root_path {
+                Some(r) => f.strip_prefix(r.as_str()).map(str::to_string).unwrap_or(f),
+                None => f,
+            }
+            .trim_start_matches('/')
+            .to_string()
+        })
+        .collect();
+    futures::stream::iter(relative)
+        .map(|f| {
+            let store = store.clone();
+            async move {
+                let found = store
+                    .head(&object_store::path::Path::from(f.as_str()))
+                    .await
+                    .is_ok();
+                found.then_some(f)
+            }
+        })
+        .buffered(16)
+        .filter_map(|f| async move { f })
+        .collect()
+        .await
 }

@@ -111,9 +111,18 @@ pub async fn write(
             );
         }
     }
-    let mut written = builder
+    let written = builder
         .await
         .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
+    let mut m = WriteMetrics::new(target, req.operation, written.version());
+    let figures = last_metrics(&written).await;
+    m.rows_inserted = rows.load(Ordering::Relaxed);
+    let get = |k: &str| figures.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    m.files_added = get("num_added_files");
+    m.files_removed = get("num_removed_files");
+    if req.mode != WriteMode::Append && exists {
+        m.rows_deleted = get("num_removed_rows").max(get("num_deleted_rows"));
+    }
     // delta-rs refuses properties it does not know when creating a table ('owner' = 'x'),
     // but sets them on an existing one: a second, metadata-only commit.
     let custom: std::collections::HashMap<String, String> = req
@@ -123,22 +132,14 @@ pub async fn write(
         .cloned()
         .collect();
     if !custom.is_empty() {
-        written = written
+        let updated = written
             .set_tbl_properties()
             .with_properties(custom)
             .with_raise_if_not_exists(false)
             .with_commit_properties(commit_properties(req.sql))
             .await
             .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
-    }
-    let mut m = WriteMetrics::new(target, req.operation, written.version());
-    m.rows_inserted = rows.load(Ordering::Relaxed);
-    let figures = last_metrics(&written).await;
-    let get = |k: &str| figures.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    m.files_added = get("num_added_files");
-    m.files_removed = get("num_removed_files");
-    if req.mode != WriteMode::Append && exists {
-        m.rows_deleted = get("num_removed_rows").max(get("num_deleted_rows"));
+        m.version = updated.version().unwrap_or(m.version);
     }
     Ok(m)
 }

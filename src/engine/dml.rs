@@ -79,18 +79,17 @@ impl Engine {
                     "UPDATE SET (a, b) = ...: set one column at a time".into(),
                 ));
             };
-            let col = c
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| {
-                    if i.quote_style.is_some() {
-                        i.value.clone()
-                    } else {
-                        i.value.to_ascii_lowercase()
-                    }
-                })
-                .unwrap_or_default();
+            let col =
+                c.0.last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| {
+                        if i.quote_style.is_some() {
+                            i.value.clone()
+                        } else {
+                            i.value.to_ascii_lowercase()
+                        }
+                    })
+                    .unwrap_or_default();
             columns.push(col);
             values.push(a.value.to_string());
         }
@@ -99,11 +98,74 @@ impl Engine {
         let (exprs, predicate) = self
             .plan_over_target(&relation, &values, selection.as_deref())
             .await?;
-        let assignments = columns.into_iter().zip(exprs).collect();
-        let m =
-            crate::delta::update::update(&self.state(), &entry, assignments, predicate, raw)
-                .await?;
-        Ok(Outcome::Write(m))
+        let assignments = columns.iter().cloned().zip(exprs).collect();
+        match crate::delta::update::update(&self.state(), &entry, assignments, predicate, raw).await
+        {
+            Ok(m) => Ok(Outcome::Write(m)),
+            Err(e) if e.to_string().contains("Invalid data found") => {
+                let set: Vec<(String, String)> = columns.into_iter().zip(values).collect();
+                Err(self
+                    .explain_violation(&entry, &relation, &set, selection.as_deref())
+                    .await
+                    .unwrap_or(e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Which constraint an UPDATE broke, and a row that breaks it: the updated rows are
+    /// computed again as a query and each constraint is checked on its own.
+    async fn explain_violation(
+        &self,
+        entry: &crate::catalog::TableEntry,
+        relation: &str,
+        set: &[(String, String)],
+        selection: Option<&str>,
+    ) -> Option<LakeError> {
+        let table = crate::delta::open(entry).await.ok()?;
+        let snapshot = table.snapshot().ok()?;
+        let mut rules: Vec<(String, String)> = crate::delta::constraints::check_constraints(&table)
+            .into_iter()
+            .map(|(n, e)| (format!("CHECK constraint {n}"), e))
+            .collect();
+        let mut projection = Vec::new();
+        for f in snapshot.schema().fields() {
+            let col = datafusion::sql::sqlparser::ast::Ident::with_quote('"', f.name());
+            match set.iter().find(|(c, _)| c == f.name()) {
+                Some((_, v)) => projection.push(format!("{v} AS {col}")),
+                None => projection.push(format!("{col}")),
+            }
+            if !f.is_nullable() {
+                rules.push((
+                    format!("NOT NULL constraint on {}", f.name()),
+                    format!("{col} IS NOT NULL"),
+                ));
+            }
+        }
+        let filter = selection.map(|s| format!(" WHERE {s}")).unwrap_or_default();
+        for (name, check) in rules {
+            let sql = format!(
+                "SELECT * FROM (SELECT {} FROM {relation}{filter}) AS updated WHERE NOT coalesce(({check}), false) LIMIT 1",
+                projection.join(", ")
+            );
+            let Ok(plan) = self.plan_sql(&sql).await else {
+                continue;
+            };
+            let Ok(df) = self.ctx.execute_logical_plan(plan).await else {
+                continue;
+            };
+            let Ok(batches) = df.collect().await else {
+                continue;
+            };
+            if let Some(b) = batches.iter().find(|b| b.num_rows() > 0) {
+                return Some(LakeError::Invalid(format!(
+                    "UPDATE {}: {name} ({check}) violated by updated row {}; nothing was written",
+                    entry.name,
+                    crate::delta::constraints::describe_row(b, 0)
+                )));
+            }
+        }
+        None
     }
 
     /// Plans `SELECT <exprs> FROM <relation> [WHERE <predicate>]` and returns the expressions,
@@ -125,7 +187,9 @@ impl Engine {
             .analyzer()
             .execute_and_check(plan, state.config_options(), |_, _| {})?;
         let LogicalPlan::Projection(projection) = &plan else {
-            return Err(LakeError::Unsupported(format!("this statement shape ({sql})")));
+            return Err(LakeError::Unsupported(format!(
+                "this statement shape ({sql})"
+            )));
         };
         let mut filter = None;
         let mut input = projection.input.as_ref();

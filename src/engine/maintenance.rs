@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::sql::sqlparser::ast::{BinaryOperator, ColumnDef, ColumnOption, Expr};
 
@@ -48,7 +50,11 @@ fn partition_filters(e: &Expr, out: &mut Vec<PartitionFilter>) -> Result<()> {
     };
     match e {
         Expr::Nested(inner) => partition_filters(inner, out),
-        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
             partition_filters(left, out)?;
             partition_filters(right, out)
         }
@@ -69,11 +75,18 @@ fn partition_filters(e: &Expr, out: &mut Vec<PartitionFilter>) -> Result<()> {
             });
             Ok(())
         }
-        Expr::InList { expr, list, negated } => {
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
             out.push(PartitionFilter {
                 column: column(expr).ok_or_else(bad)?,
                 op: if *negated { "not in" } else { "in" }.into(),
-                values: list.iter().map(|v| value(v).ok_or_else(bad)).collect::<Result<_>>()?,
+                values: list
+                    .iter()
+                    .map(|v| value(v).ok_or_else(bad))
+                    .collect::<Result<_>>()?,
             });
             Ok(())
         }
@@ -82,22 +95,33 @@ fn partition_filters(e: &Expr, out: &mut Vec<PartitionFilter>) -> Result<()> {
 }
 
 impl Engine {
-    pub(super) async fn maintenance(&self, stmt: MaintenanceStatement, raw: &str) -> Result<Outcome> {
+    pub(super) async fn maintenance(
+        &self,
+        stmt: MaintenanceStatement,
+        raw: &str,
+    ) -> Result<Outcome> {
         match stmt {
             MaintenanceStatement::Restore { table, to } => {
                 let entry = self.entry_for(&table).await?;
                 let to = self.version_spec(&to).await?;
-                Ok(Outcome::Write(crate::delta::restore::restore(&entry, to, raw).await?))
+                Ok(Outcome::Write(
+                    crate::delta::restore::restore(&entry, to, raw).await?,
+                ))
             }
-            MaintenanceStatement::Optimize { table, predicate, zorder_by } => {
+            MaintenanceStatement::Optimize {
+                table,
+                predicate,
+                zorder_by,
+            } => {
                 let entry = self.entry_for(&table).await?;
                 let mut filters = Vec::new();
                 if let Some(p) = &predicate {
                     partition_filters(p, &mut filters)?;
                 }
                 let cols = zorder_by.iter().map(|c| c.value.clone()).collect();
-                let m = crate::delta::optimize::optimize(&self.state(), &entry, &filters, cols, raw)
-                    .await?;
+                let m =
+                    crate::delta::optimize::optimize(&self.state(), &entry, &filters, cols, raw)
+                        .await?;
                 let u = |v: u64| Arc::new(UInt64Array::from(vec![v])) as ArrayRef;
                 rows(
                     vec![
@@ -122,11 +146,18 @@ impl Engine {
                     ],
                 )
             }
-            MaintenanceStatement::Vacuum { table, retain_hours, dry_run } => {
+            MaintenanceStatement::Vacuum {
+                table,
+                retain_hours,
+                dry_run,
+            } => {
                 let entry = self.entry_for(&table).await?;
-                let check = self.setting_bool("spark.databricks.delta.retentionDurationCheck.enabled", true)
-                    && self.setting_bool("lakeshell.vacuum.retention_check", true);
-                let m = crate::delta::vacuum::vacuum(&entry, retain_hours, dry_run, check, raw).await?;
+                let check = self.setting_bool(
+                    "spark.databricks.delta.retentionDurationCheck.enabled",
+                    true,
+                ) && self.setting_bool("lakeshell.vacuum.retention_check", true);
+                let m =
+                    crate::delta::vacuum::vacuum(&entry, retain_hours, dry_run, check, raw).await?;
                 let root = crate::catalog::display_url(&entry.url);
                 let root = root.trim_end_matches('/');
                 let n = m.files.len();
@@ -162,9 +193,23 @@ impl Engine {
                     ],
                 )
             }
-            MaintenanceStatement::Convert { .. } => Err(LakeError::Unsupported(
-                "CONVERT TO DELTA is not available yet".into(),
-            )),
+            MaintenanceStatement::Convert {
+                location,
+                partitioned_by,
+                ..
+            } => {
+                let url = crate::catalog::parse_location(&location)?;
+                let entry = crate::catalog::TableEntry {
+                    name: location.clone(),
+                    url,
+                    options: self.warehouse.options().clone(),
+                    external: true,
+                };
+                let fields = self.struct_fields(&partitioned_by).await?;
+                Ok(Outcome::Write(
+                    crate::delta::convert::convert(&entry, fields, raw).await?,
+                ))
+            }
         }
     }
 
@@ -173,7 +218,8 @@ impl Engine {
         use crate::delta::{columns, constraints, properties};
         let m = match stmt.action {
             AlterAction::AddConstraint { name, check } => {
-                constraints::add(&self.state(), &entry, &name.value, &check.to_string(), raw).await?
+                constraints::add(&self.state(), &entry, &name.value, &check.to_string(), raw)
+                    .await?
             }
             AlterAction::DropConstraint { name, if_exists } => {
                 constraints::drop(&entry, &name.value, if_exists, raw).await?
@@ -197,11 +243,16 @@ impl Engine {
         &self,
         cols: &[ColumnDef],
     ) -> Result<Vec<deltalake::kernel::StructField>> {
+        if cols.is_empty() {
+            return Ok(vec![]);
+        }
         let casts: Vec<String> = cols
             .iter()
             .map(|c| format!("CAST(NULL AS {}) AS {}", c.data_type, c.name))
             .collect();
-        let plan = self.plan_sql(&format!("SELECT {}", casts.join(", "))).await?;
+        let plan = self
+            .plan_sql(&format!("SELECT {}", casts.join(", ")))
+            .await?;
         let schema = plan.schema();
         let mut out = Vec::new();
         for (c, f) in cols.iter().zip(schema.fields()) {
@@ -216,13 +267,11 @@ impl Engine {
                 match &o.option {
                     ColumnOption::NotNull => nullable = false,
                     ColumnOption::Null => nullable = true,
-                    ColumnOption::Comment(text) => {
-                        meta.push(("comment".into(), text.to_string()))
-                    }
-                    ColumnOption::Generated { generation_expr: Some(e), .. } => meta.push((
-                        "delta.generationExpression".into(),
-                        e.to_string(),
-                    )),
+                    ColumnOption::Comment(text) => meta.push(("comment".into(), text.to_string())),
+                    ColumnOption::Generated {
+                        generation_expr: Some(e),
+                        ..
+                    } => meta.push(("delta.generationExpression".into(), e.to_string())),
                     other => {
                         return Err(LakeError::Unsupported(format!(
                             "column option {other} on {}",

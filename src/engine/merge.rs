@@ -15,32 +15,42 @@ use crate::sql::merge::{MergeAction, MergeKind, MergeStatement};
 
 fn alias_of(tf: &TableFactor) -> Option<String> {
     match tf {
-        TableFactor::Table { alias, name, .. } => Some(
-            alias
-                .as_ref()
-                .map(|a| a.name.value.clone())
-                .or_else(|| name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()))?,
-        ),
+        TableFactor::Table { alias, name, .. } => {
+            Some(alias.as_ref().map(|a| a.name.value.clone()).or_else(|| {
+                name.0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.clone())
+            })?)
+        }
         TableFactor::Derived { alias, .. } => alias.as_ref().map(|a| a.name.value.clone()),
         _ => None,
     }
 }
 
 fn quoted(alias: &str, col: &str) -> String {
-    format!("{}.{}", Ident::with_quote('"', alias), Ident::with_quote('"', col))
+    format!(
+        "{}.{}",
+        Ident::with_quote('"', alias),
+        Ident::with_quote('"', col)
+    )
 }
 
 impl Engine {
     pub(super) async fn merge(&self, mut stmt: MergeStatement, raw: &str) -> Result<Outcome> {
         let TableFactor::Table { name, .. } = &stmt.target else {
-            return Err(LakeError::Unsupported("MERGE INTO needs a Delta table as target".into()));
+            return Err(LakeError::Unsupported(
+                "MERGE INTO needs a Delta table as target".into(),
+            ));
         };
         let name = name.clone();
         let entry = self.entry_for(&name).await?;
         let target_alias = alias_of(&stmt.target).unwrap_or_else(|| "target".into());
         self.travel(&mut stmt.source).await?;
         let source_alias = alias_of(&stmt.source).ok_or_else(|| {
-            LakeError::Usage("MERGE: give the source subquery an alias: USING (SELECT ...) AS s".into())
+            LakeError::Usage(
+                "MERGE: give the source subquery an alias: USING (SELECT ...) AS s".into(),
+            )
         })?;
         let table = crate::delta::open(&entry).await?;
         let target_cols: Vec<String> = table
@@ -51,9 +61,16 @@ impl Engine {
             .map(|f| f.name().to_string())
             .collect();
         let source_sql = format!("SELECT * FROM {}", stmt.source);
-        let source: DataFrame = self.ctx.execute_logical_plan(self.plan_sql(&source_sql).await?).await?;
-        let source_cols: Vec<String> =
-            source.schema().fields().iter().map(|f| f.name().to_string()).collect();
+        let source: DataFrame = self
+            .ctx
+            .execute_logical_plan(self.plan_sql(&source_sql).await?)
+            .await?;
+        let source_cols: Vec<String> = source
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
 
         let all_from_source = |what: &str| -> Result<Vec<(String, String)>> {
             let mut set = Vec::new();
@@ -74,22 +91,23 @@ impl Engine {
             }
             Ok(set)
         };
-        let assignments = |a: &[datafusion::sql::sqlparser::ast::Assignment]| -> Vec<(String, String)> {
-            a.iter()
-                .map(|a| {
-                    let col = match &a.target {
-                        datafusion::sql::sqlparser::ast::AssignmentTarget::ColumnName(n) => n
-                            .0
-                            .last()
-                            .and_then(|p| p.as_ident())
-                            .map(|i| i.value.clone())
-                            .unwrap_or_default(),
-                        other => other.to_string(),
-                    };
-                    (col, a.value.to_string())
-                })
-                .collect()
-        };
+        let assignments =
+            |a: &[datafusion::sql::sqlparser::ast::Assignment]| -> Vec<(String, String)> {
+                a.iter()
+                    .map(|a| {
+                        let col = match &a.target {
+                            datafusion::sql::sqlparser::ast::AssignmentTarget::ColumnName(n) => {
+                                n.0.last()
+                                    .and_then(|p| p.as_ident())
+                                    .map(|i| i.value.clone())
+                                    .unwrap_or_default()
+                            }
+                            other => other.to_string(),
+                        };
+                        (col, a.value.to_string())
+                    })
+                    .collect()
+            };
         let mut clauses = Vec::new();
         for c in &stmt.clauses {
             let predicate = c.predicate.as_ref().map(|p| p.to_string());
@@ -122,7 +140,10 @@ impl Engine {
                     }
                     Clause::NotMatchedInsert {
                         predicate,
-                        set: cols.into_iter().zip(values.iter().map(|v| v.to_string())).collect(),
+                        set: cols
+                            .into_iter()
+                            .zip(values.iter().map(|v| v.to_string()))
+                            .collect(),
                     }
                 }
                 (MergeKind::NotMatchedBySource, MergeAction::Update(a)) => Clause::BySourceUpdate {

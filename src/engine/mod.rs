@@ -2,6 +2,8 @@
 //! lakeshell's dialect and dispatched; the result goes back as data ([`Outcome`]) for `output/`
 //! to render. The dispatch `match` in [`Engine::execute`] is the map of what lakeshell does.
 
+mod changes;
+mod create;
 mod describe;
 mod dml;
 mod inspect;
@@ -39,7 +41,7 @@ use crate::catalog::{
 use crate::delta::write::{write, WriteMode, WriteRequest};
 use crate::delta::WriteMetrics;
 use crate::error::{LakeError, Result};
-use crate::sql::{parse_statement, vars::Vars, CreateTableStatement, LakeStatement};
+use crate::sql::{parse_statement, vars::Vars, LakeStatement};
 
 /// What a statement produced.
 #[derive(Debug)]
@@ -79,6 +81,8 @@ pub struct Engine {
     vars: Vars,
     /// `SET spark.*` / `SET lakeshell.*` settings DataFusion does not know.
     settings: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Session tables holding the change feeds `table_changes(...)` read for this statement.
+    change_tables: std::sync::Mutex<Vec<String>>,
 }
 
 impl Engine {
@@ -136,6 +140,7 @@ impl Engine {
             catalog,
             vars,
             settings: Default::default(),
+            change_tables: Default::default(),
         })
     }
 
@@ -151,6 +156,7 @@ impl Engine {
 
     /// Runs one statement, written as `raw` (before `${var}` substitution).
     pub async fn execute(&self, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
+        self.drop_change_tables();
         let sql = self.vars.substitute(raw)?;
         if let Some(msg) = self.lake_setting(&sql) {
             return Ok(Outcome::Message(msg));
@@ -200,7 +206,9 @@ impl Engine {
         }
         let (key, value) = match body.split_once('=') {
             Some((k, v)) => (k.trim(), v.trim()),
-            None => body.split_once(char::is_whitespace).map(|(k, v)| (k.trim(), v.trim()))?,
+            None => body
+                .split_once(char::is_whitespace)
+                .map(|(k, v)| (k.trim(), v.trim()))?,
         };
         let value = value.trim_matches(|c| c == '\'' || c == '"').to_string();
         if let Ok(mut s) = self.settings.lock() {
@@ -215,7 +223,12 @@ impl Engine {
             .lock()
             .ok()
             .and_then(|s| s.get(&key.to_ascii_lowercase()).cloned())
-            .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "off" | "no"))
+            .map(|v| {
+                !matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "false" | "0" | "off" | "no"
+                )
+            })
             .unwrap_or(default)
     }
 
@@ -380,71 +393,6 @@ impl Engine {
                 "bad table name {name}: use schema.table"
             ))),
         }
-    }
-
-    async fn create_table(
-        &self,
-        ct: CreateTableStatement,
-        raw: &str,
-        opts: &ExecOptions,
-    ) -> Result<Outcome> {
-        let reference = Self::object_reference(&ct.name)?;
-        let mut target = self.resolve_reference(&reference, true).await?;
-        if let Some(loc) = &ct.location {
-            target.url = parse_location(loc)?;
-            target.external = true;
-        }
-        let exists = catalog::is_delta_table(&target.url, &target.options).await?;
-        if exists && ct.if_not_exists {
-            return Ok(Outcome::Message(format!(
-                "{} already exists; nothing written",
-                target.name
-            )));
-        }
-        if exists && !ct.or_replace {
-            return Err(LakeError::TableExists(target.name));
-        }
-        let Some(mut query) = ct.query.clone() else {
-            return Err(LakeError::Unsupported(
-                "CREATE TABLE with a column list and no AS SELECT is not available yet".into(),
-            ));
-        };
-        self.travel(query.as_mut()).await?;
-        let plan = self
-            .state()
-            .statement_to_plan(DFStatement::Statement(Box::new(SQLStatement::Query(query))))
-            .await
-            .map_err(|e| self.explain_error(e))?;
-        let input = self.run_for_write(plan, opts).await?;
-        let (mode, operation) = if exists {
-            (WriteMode::Replace, "CREATE OR REPLACE TABLE AS SELECT")
-        } else {
-            (WriteMode::Create, "CREATE TABLE AS SELECT")
-        };
-        let req = WriteRequest {
-            target: &target,
-            mode,
-            partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
-            properties: ct.properties.clone(),
-            comment: ct.comment.clone(),
-            sql: Some(raw),
-            operation,
-            replace_where: None,
-        };
-        let metrics = write(&self.state(), input, req).await?;
-        if ct.location.is_some() {
-            let (schema, table) = (
-                reference.schema().unwrap_or(DEFAULT_SCHEMA),
-                reference.table(),
-            );
-            let reg = Registration {
-                name: format!("{schema}.{table}"),
-                location: ct.location.clone().unwrap_or_default(),
-                options: Default::default(),
-            };
-            self.warehouse.register(reg, true).await?;
-        }
-        Ok(Outcome::Write(metrics))
     }
 
     async fn run_for_write(

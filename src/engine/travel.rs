@@ -16,6 +16,7 @@ use crate::sql::time_travel::{self, AsOf, Travel};
 impl Engine {
     /// Rewrites the versioned table references in `node`.
     pub(super) async fn travel<N: VisitMut>(&self, node: &mut N) -> Result<()> {
+        self.table_changes(node).await?;
         let found = time_travel::collect(node)?;
         if found.is_empty() {
             return Ok(());
@@ -50,7 +51,7 @@ impl Engine {
 
     /// Evaluates a timestamp expression (`'2024-01-01'`, `current_timestamp() - INTERVAL 1
     /// HOUR`) to milliseconds since the epoch, UTC.
-    async fn timestamp_ms(&self, e: &Expr) -> Result<i64> {
+    pub(super) async fn timestamp_ms(&self, e: &Expr) -> Result<i64> {
         let bad = || {
             LakeError::Invalid(format!(
                 "TIMESTAMP AS OF needs a timestamp, and {e} is not one (write it as 'YYYY-MM-DD[ HH:MM:SS]')"
@@ -62,7 +63,10 @@ impl Engine {
             Ok(df) => df.collect().await.map_err(|_| bad())?,
             Err(_) => return Err(bad()),
         };
-        let col = batches.first().map(|b| b.column(0).clone()).ok_or_else(bad)?;
+        let col = batches
+            .first()
+            .map(|b| b.column(0).clone())
+            .ok_or_else(bad)?;
         let ms = cast(&col, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
         let ms = ms
             .as_any()

@@ -21,7 +21,7 @@ use super::{fmt_properties, parse_properties, parse_table, peek_word};
 /// What an ALTER TABLE changes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlterAction {
-    AddConstraint { name: Ident, check: Expr },
+    AddConstraint { name: Ident, check: Box<Expr> },
     DropConstraint { name: Ident, if_exists: bool },
     AddColumns(Vec<ColumnDef>),
     SetProperties(Vec<(String, String)>),
@@ -45,11 +45,10 @@ pub(crate) fn parse(parser: &mut Parser) -> Result<AlterTableStatement, ParserEr
             let name = parser.parse_identifier()?;
             parser.expect_keyword(Keyword::CHECK)?;
             parser.expect_token(&Token::LParen)?;
-            let check = parser.parse_expr()?;
+            let check = Box::new(parser.parse_expr()?);
             parser.expect_token(&Token::RParen)?;
             AlterAction::AddConstraint { name, check }
-        } else if parser.parse_keyword(Keyword::COLUMNS) || parser.parse_keyword(Keyword::COLUMN)
-        {
+        } else if parser.parse_keyword(Keyword::COLUMNS) || parser.parse_keyword(Keyword::COLUMN) {
             let cols = if parser.consume_token(&Token::LParen) {
                 let c = parser.parse_comma_separated(Parser::parse_column_def)?;
                 parser.expect_token(&Token::RParen)?;

@@ -5,6 +5,8 @@
 //!     [USING DELTA] [PARTITIONED BY (col, ...)] [LOCATION 'url'] [COMMENT 'text']
 //!     [TBLPROPERTIES ('key' = 'value', ...)]
 //!     [AS query]
+//! CREATE [OR REPLACE] TABLE [IF NOT EXISTS] name [SHALLOW | DEEP] CLONE source
+//!     [VERSION AS OF n | TIMESTAMP AS OF expr] [LOCATION 'url'] [TBLPROPERTIES (...)]
 //! ```
 //!
 //! DataFusion's own `CREATE TABLE ... AS` makes an in-memory table whose data vanishes with the
@@ -29,6 +31,15 @@ pub struct CreateTableStatement {
     pub comment: Option<String>,
     pub properties: Vec<(String, String)>,
     pub query: Option<Box<Query>>,
+    pub clone: Option<CloneSource>,
+}
+
+/// `[SHALLOW | DEEP] CLONE source [VERSION AS OF n | TIMESTAMP AS OF expr]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloneSource {
+    pub shallow: bool,
+    pub source: ObjectName,
+    pub version: Option<super::maintenance::VersionSpec>,
 }
 
 /// Parses the statement after `CREATE`; `OR REPLACE` has been seen when `or_replace` is set and
@@ -40,8 +51,32 @@ pub(crate) fn parse(
     parser.expect_keyword(Keyword::TABLE)?;
     let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = parser.parse_object_name(false)?;
+    let mut clone = None;
+    let w0 = super::peek_word(parser, 0);
+    if w0 == "CLONE"
+        || ((w0 == "SHALLOW" || w0 == "DEEP") && super::peek_word(parser, 1) == "CLONE")
+    {
+        let shallow = w0 == "SHALLOW";
+        if w0 != "CLONE" {
+            parser.next_token();
+        }
+        parser.next_token();
+        let source = super::parse_table(parser)?;
+        let version = if super::peek_word(parser, 0) == "VERSION"
+            || super::peek_word(parser, 0) == "TIMESTAMP"
+        {
+            Some(super::maintenance::VersionSpec::parse(parser)?)
+        } else {
+            None
+        };
+        clone = Some(CloneSource {
+            shallow,
+            source,
+            version,
+        });
+    }
     let mut columns = Vec::new();
-    if parser.peek_token().token == Token::LParen && !starts_query(parser) {
+    if clone.is_none() && parser.peek_token().token == Token::LParen && !starts_query(parser) {
         let (cols, _constraints) = parser.parse_columns()?;
         columns = cols;
     }
@@ -55,6 +90,7 @@ pub(crate) fn parse(
         comment: None,
         properties: vec![],
         query: None,
+        clone,
     };
     loop {
         if parser.parse_keyword(Keyword::USING) {
@@ -77,10 +113,10 @@ pub(crate) fn parse(
             break;
         }
     }
-    if parser.parse_keyword(Keyword::AS) || starts_query(parser) {
+    if stmt.clone.is_none() && (parser.parse_keyword(Keyword::AS) || starts_query(parser)) {
         stmt.query = Some(parser.parse_query()?);
     }
-    if stmt.query.is_none() && stmt.columns.is_empty() {
+    if stmt.query.is_none() && stmt.columns.is_empty() && stmt.clone.is_none() {
         return Err(ParserError::ParserError(
             "CREATE TABLE needs a column list or AS SELECT ...".into(),
         ));
@@ -107,11 +143,20 @@ impl fmt::Display for CreateTableStatement {
             write!(f, "IF NOT EXISTS ")?;
         }
         write!(f, "{}", self.name)?;
+        if let Some(c) = &self.clone {
+            let kind = if c.shallow { "SHALLOW" } else { "DEEP" };
+            write!(f, " {kind} CLONE {}", c.source)?;
+            if let Some(v) = &c.version {
+                write!(f, " {v}")?;
+            }
+        }
         if !self.columns.is_empty() {
             let cols: Vec<String> = self.columns.iter().map(|c| c.to_string()).collect();
             write!(f, " ({})", cols.join(", "))?;
         }
-        write!(f, " USING DELTA")?;
+        if self.clone.is_none() {
+            write!(f, " USING DELTA")?;
+        }
         if !self.partitioned_by.is_empty() {
             let cols: Vec<String> = self.partitioned_by.iter().map(|c| c.to_string()).collect();
             write!(f, " PARTITIONED BY ({})", cols.join(", "))?;
@@ -123,7 +168,11 @@ impl fmt::Display for CreateTableStatement {
             write!(f, " COMMENT {}", Value::SingleQuotedString(comment.clone()))?;
         }
         if !self.properties.is_empty() {
-            write!(f, " TBLPROPERTIES {}", super::fmt_properties(&self.properties))?;
+            write!(
+                f,
+                " TBLPROPERTIES {}",
+                super::fmt_properties(&self.properties)
+            )?;
         }
         if let Some(q) = &self.query {
             write!(f, " AS {q}")?;

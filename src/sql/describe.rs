@@ -20,9 +20,17 @@ use super::parse_table;
 /// A parsed inspection statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DescribeStatement {
-    History { table: ObjectName, limit: Option<u64> },
-    Detail { table: ObjectName },
-    TblProperties { table: ObjectName, key: Option<String> },
+    History {
+        table: ObjectName,
+        limit: Option<u64>,
+    },
+    Detail {
+        table: ObjectName,
+    },
+    TblProperties {
+        table: ObjectName,
+        key: Option<String>,
+    },
 }
 
 /// Parses `DESCRIBE HISTORY|DETAIL ...`; the parser stands on `HISTORY` or `DETAIL`.

@@ -21,7 +21,7 @@ use super::{parse_table, peek_word};
 #[derive(Debug, Clone, PartialEq)]
 pub enum VersionSpec {
     Version(u64),
-    Timestamp(Expr),
+    Timestamp(Box<Expr>),
 }
 
 impl VersionSpec {
@@ -31,7 +31,7 @@ impl VersionSpec {
             return Ok(VersionSpec::Version(parser.parse_literal_uint()?));
         }
         if parser.parse_keywords(&[Keyword::TIMESTAMP, Keyword::AS, Keyword::OF]) {
-            return Ok(VersionSpec::Timestamp(parser.parse_expr()?));
+            return Ok(VersionSpec::Timestamp(Box::new(parser.parse_expr()?)));
         }
         parser.expected("VERSION AS OF or TIMESTAMP AS OF", parser.peek_token())
     }
@@ -55,7 +55,7 @@ pub enum MaintenanceStatement {
     },
     Optimize {
         table: ObjectName,
-        predicate: Option<Expr>,
+        predicate: Option<Box<Expr>>,
         zorder_by: Vec<Ident>,
     },
     Vacuum {
@@ -99,7 +99,7 @@ pub(crate) fn parse(parser: &mut Parser) -> Result<MaintenanceStatement, ParserE
         "OPTIMIZE" => {
             let table = parse_table(parser)?;
             let predicate = if parser.parse_keyword(Keyword::WHERE) {
-                Some(parser.parse_expr()?)
+                Some(Box::new(parser.parse_expr()?))
             } else {
                 None
             };
@@ -233,8 +233,7 @@ impl fmt::Display for MaintenanceStatement {
                     Ident::with_quote('`', location.clone())
                 )?;
                 if !partitioned_by.is_empty() {
-                    let cols: Vec<String> =
-                        partitioned_by.iter().map(|c| c.to_string()).collect();
+                    let cols: Vec<String> = partitioned_by.iter().map(|c| c.to_string()).collect();
                     write!(f, " PARTITIONED BY ({})", cols.join(", "))?;
                 }
                 Ok(())

@@ -111,7 +111,11 @@ fn parse_clause(parser: &mut Parser) -> Result<MergeClause, ParserError> {
         None
     };
     parser.expect_keyword(Keyword::THEN)?;
-    let action = match parser.parse_one_of_keywords(&[Keyword::UPDATE, Keyword::DELETE, Keyword::INSERT]) {
+    let action = match parser.parse_one_of_keywords(&[
+        Keyword::UPDATE,
+        Keyword::DELETE,
+        Keyword::INSERT,
+    ]) {
         Some(Keyword::UPDATE) if kind != MergeKind::NotMatched => {
             parser.expect_keyword(Keyword::SET)?;
             if parser.consume_token(&Token::Mul) {
@@ -130,7 +134,8 @@ fn parse_clause(parser: &mut Parser) -> Result<MergeClause, ParserError> {
             if parser.consume_token(&Token::Mul) {
                 MergeAction::InsertAll
             } else {
-                let columns = parser.parse_parenthesized_column_list(IsOptional::Optional, false)?;
+                let columns =
+                    parser.parse_parenthesized_column_list(IsOptional::Optional, false)?;
                 parser.expect_keyword(Keyword::VALUES)?;
                 parser.expect_token(&Token::LParen)?;
                 let values = parser.parse_comma_separated(Parser::parse_expr)?;
@@ -175,7 +180,11 @@ impl fmt::Display for MergeStatement {
         if self.schema_evolution {
             write!(f, "WITH SCHEMA EVOLUTION ")?;
         }
-        write!(f, "INTO {} USING {} ON {}", self.target, self.source, self.on)?;
+        write!(
+            f,
+            "INTO {} USING {} ON {}",
+            self.target, self.source, self.on
+        )?;
         for c in &self.clauses {
             write!(f, " {}", kind_text(c.kind))?;
             if let Some(p) = &c.predicate {

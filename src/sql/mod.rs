@@ -151,9 +151,7 @@ pub(crate) fn parse_table(parser: &mut Parser) -> Result<ObjectName, ParserError
 }
 
 /// `('key' = 'value', ...)`, as in TBLPROPERTIES.
-pub(crate) fn parse_properties(
-    parser: &mut Parser,
-) -> Result<Vec<(String, String)>, ParserError> {
+pub(crate) fn parse_properties(parser: &mut Parser) -> Result<Vec<(String, String)>, ParserError> {
     parser.expect_token(&Token::LParen)?;
     let props = parser.parse_comma_separated(|p| {
         let tok = p.next_token();
@@ -233,6 +231,9 @@ mod tests {
         round_trip("create or replace table if not exists t using delta partitioned by (a, b) location 's3://b/t' comment 'orders' tblproperties ('delta.appendOnly' = 'true') as select 1 as a, 2 as b");
         round_trip("CREATE TABLE t (id BIGINT NOT NULL, name STRING) PARTITIONED BY (name)");
         round_trip("CREATE TABLE t AS (SELECT 1 AS a)");
+        round_trip("CREATE TABLE t (id BIGINT NOT NULL COMMENT 'key', d DATE GENERATED ALWAYS AS (CAST(ts AS DATE)), ts TIMESTAMP) PARTITIONED BY (d) TBLPROPERTIES ('owner' = 'x')");
+        round_trip("CREATE OR REPLACE TABLE c DEEP CLONE s.src VERSION AS OF 3 LOCATION '/tmp/c'");
+        round_trip("CREATE TABLE IF NOT EXISTS c SHALLOW CLONE delta.`/data/t`");
     }
 
     #[test]
@@ -260,6 +261,46 @@ mod tests {
             assert!(
                 matches!(parse_statement(sql).unwrap(), LakeStatement::DataFusion(_)),
                 "{sql}"
+            );
+            round_trip(sql);
+        }
+    }
+
+    #[test]
+    fn delta_statements_round_trip() {
+        for sql in [
+            "DESCRIBE HISTORY s.t LIMIT 5",
+            "DESC DETAIL delta.`/x/t`",
+            "DESCRIBE HISTORY '/data/t'",
+            "SHOW TBLPROPERTIES t ('delta.appendOnly')",
+            "RESTORE TABLE t TO VERSION AS OF 3",
+            "RESTORE t TIMESTAMP AS OF '2024-01-01'",
+            "OPTIMIZE t WHERE day = '2024-01-01' ZORDER BY (a, b)",
+            "OPTIMIZE t ZORDER BY a",
+            "VACUUM t RETAIN 168 HOURS DRY RUN",
+            "VACUUM t",
+            "FSCK REPAIR TABLE t DRY RUN",
+            "CONVERT TO DELTA parquet.`/data/p` PARTITIONED BY (day STRING)",
+            "MERGE WITH SCHEMA EVOLUTION INTO t USING s ON t.id = s.id WHEN MATCHED AND s.x > 1 THEN UPDATE SET * WHEN MATCHED THEN DELETE WHEN NOT MATCHED BY TARGET THEN INSERT * WHEN NOT MATCHED BY SOURCE THEN UPDATE SET t.x = 0",
+            "MERGE INTO t AS a USING (SELECT 1 AS id) AS b ON a.id = b.id WHEN NOT MATCHED AND b.id > 0 THEN INSERT (id) VALUES (b.id)",
+            "ALTER TABLE t ADD CONSTRAINT pos CHECK (x > 0)",
+            "ALTER TABLE t DROP CONSTRAINT IF EXISTS pos",
+            "ALTER TABLE t ADD COLUMNS (c INT COMMENT 'n', d STRING)",
+            "ALTER TABLE t SET TBLPROPERTIES ('a' = 'b', delta.appendOnly = true)",
+            "ALTER TABLE t UNSET TBLPROPERTIES IF EXISTS ('a')",
+            "ALTER TABLE t ALTER COLUMN c DROP NOT NULL",
+            "INSERT INTO t REPLACE WHERE d = 1 SELECT * FROM s",
+            "SELECT * FROM t VERSION AS OF 3",
+            "UPDATE t SET a = 1 WHERE b IN (SELECT b FROM s)",
+            "DELETE FROM t WHERE EXISTS (SELECT 1 FROM s)",
+        ] {
+            let parsed = parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            assert!(
+                !matches!(parsed, LakeStatement::DataFusion(_))
+                    || sql.starts_with("SELECT")
+                    || sql.starts_with("UPDATE")
+                    || sql.starts_with("DELETE"),
+                "{sql} should be ours"
             );
             round_trip(sql);
         }

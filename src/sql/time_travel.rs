@@ -80,7 +80,7 @@ pub enum Travel {
     /// Known from the text.
     Known(AsOf),
     /// `TIMESTAMP AS OF expr`: the engine evaluates `expr`.
-    Timestamp(Expr),
+    Timestamp(Box<Expr>),
 }
 
 /// Collects every versioned table reference of `node`, in visiting order.
@@ -95,10 +95,7 @@ pub fn collect<N: VisitMut>(node: &mut N) -> Result<Vec<Travel>> {
 /// Rewrites the versioned references of `node` with their resolved versions, in the order
 /// [`collect`] returned them.
 pub fn apply<N: VisitMut>(node: &mut N, resolved: &[AsOf]) {
-    let mut v = Rewriter {
-        resolved,
-        next: 0,
-    };
+    let mut v = Rewriter { resolved, next: 0 };
     let _ = node.visit(&mut v);
 }
 
@@ -146,7 +143,7 @@ fn travel_of(tf: &TableFactor) -> Result<Option<Travel>> {
             return Ok(Some(Travel::Known(AsOf::Version(v))));
         }
         Some(TableVersion::TimestampAsOf(e)) | Some(TableVersion::ForSystemTimeAsOf(e)) => {
-            return Ok(Some(Travel::Timestamp(e.clone())));
+            return Ok(Some(Travel::Timestamp(Box::new(e.clone()))));
         }
         Some(other) => {
             return Err(LakeError::Unsupported(format!(
@@ -197,7 +194,10 @@ impl VisitorMut for Rewriter<'_> {
         } = tf
         {
             *version = None;
-            if alias.as_ref().is_some_and(|a| a.name.value.starts_with('@')) {
+            if alias
+                .as_ref()
+                .is_some_and(|a| a.name.value.starts_with('@'))
+            {
                 *alias = None;
             }
             if let Some(datafusion::sql::sqlparser::ast::ObjectNamePart::Identifier(last)) =

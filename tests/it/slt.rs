@@ -73,9 +73,16 @@ fn normalize(cell: &str) -> String {
     static RULES: LazyLock<Vec<(regex::Regex, &str)>> = LazyLock::new(|| {
         [
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<ts>"),
-            (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>"),
-            (r#""(\w+_time_ms|\w+TimeMs|num_retries)":\d+"#, r#""$1":<n>"#),
+            (
+                r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                "<uuid>",
+            ),
+            (
+                r#""(\w+_time_ms|\w+TimeMs|num_retries)":\d+"#,
+                r#""$1":<n>"#,
+            ),
             (r"/tmp/[^ ]*?/lakehouse/", "<wh>/"),
+            (r"/tmp/\.tmp\w+", "<tmp>"),
         ]
         .into_iter()
         .map(|(p, r)| (regex::Regex::new(p).expect("pattern"), r))

@@ -1,0 +1,213 @@
+//! `table_changes('table', start [, end])`: a table's change data feed, as Databricks writes it.
+//! `start` and `end` are versions or timestamps; the rows carry `_change_type`,
+//! `_commit_version` and `_commit_timestamp`.
+//!
+//! DataFusion plans table functions synchronously and a change feed is read asynchronously, so
+//! each call is read before planning into a session table with a generated name, and the call
+//! is rewritten to that name (aliased `table_changes` unless the query gives an alias).
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::physical_plan::collect;
+use datafusion::sql::sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, ObjectNamePart, TableAlias, TableFactor,
+    Value, VisitMut, VisitorMut,
+};
+
+use super::Engine;
+use crate::catalog::DEFAULT_SCHEMA;
+use crate::error::{LakeError, Result};
+use crate::sql::time_travel::AsOf;
+
+/// The prefix of the session tables holding change feeds.
+const PREFIX: &str = "__lakeshell_changes_";
+
+fn is_changes(tf: &TableFactor) -> Option<Vec<Expr>> {
+    let TableFactor::Table {
+        name,
+        args: Some(args),
+        ..
+    } = tf
+    else {
+        return None;
+    };
+    let [ObjectNamePart::Identifier(f)] = name.0.as_slice() else {
+        return None;
+    };
+    if !f.value.eq_ignore_ascii_case("table_changes") {
+        return None;
+    }
+    Some(
+        args.args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => e.clone(),
+                other => Expr::Identifier(Ident::new(other.to_string())),
+            })
+            .collect(),
+    )
+}
+
+struct Collect(Vec<Vec<Expr>>);
+impl VisitorMut for Collect {
+    type Break = ();
+    fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
+        if let Some(args) = is_changes(tf) {
+            self.0.push(args);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+struct Rewrite(Vec<String>, usize);
+impl VisitorMut for Rewrite {
+    type Break = ();
+    fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
+        if is_changes(tf).is_none() {
+            return ControlFlow::Continue(());
+        }
+        if let (
+            TableFactor::Table {
+                name, args, alias, ..
+            },
+            Some(n),
+        ) = (tf, self.0.get(self.1))
+        {
+            *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(n.clone()))]);
+            *args = None;
+            if alias.is_none() {
+                *alias = Some(TableAlias {
+                    explicit: true,
+                    name: Ident::new("table_changes"),
+                    columns: vec![],
+                    at: None,
+                });
+            }
+        }
+        self.1 += 1;
+        ControlFlow::Continue(())
+    }
+}
+
+impl Engine {
+    /// Reads every `table_changes(...)` call in `node` and points it at the rows read.
+    pub(super) async fn table_changes<N: VisitMut>(&self, node: &mut N) -> Result<()> {
+        let mut found = Collect(Vec::new());
+        let _ = node.visit(&mut found);
+        if found.0.is_empty() {
+            return Ok(());
+        }
+        let mut names = Vec::new();
+        for args in found.0 {
+            let provider = self.read_changes(&args).await?;
+            let n = {
+                let mut held = self
+                    .change_tables
+                    .lock()
+                    .map_err(|_| LakeError::Invalid("change feed tables lock poisoned".into()))?;
+                let name = format!("{PREFIX}{}", held.len() + 1);
+                held.push(name.clone());
+                name
+            };
+            self.ctx.register_table(
+                datafusion::common::TableReference::partial(DEFAULT_SCHEMA, n.as_str()),
+                provider,
+            )?;
+            names.push(n);
+        }
+        let _ = node.visit(&mut Rewrite(names, 0));
+        Ok(())
+    }
+
+    /// Drops the change feeds read for the previous statement.
+    pub(super) fn drop_change_tables(&self) {
+        let held: Vec<String> = match self.change_tables.lock() {
+            Ok(mut h) => std::mem::take(&mut *h),
+            Err(_) => return,
+        };
+        for n in held {
+            let _ = self
+                .ctx
+                .deregister_table(datafusion::common::TableReference::partial(
+                    DEFAULT_SCHEMA,
+                    n.as_str(),
+                ));
+        }
+    }
+
+    async fn read_changes(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
+        let usage = || {
+            LakeError::Usage(
+                "table_changes takes ('table', start [, end]), where start and end are versions or timestamps"
+                    .into(),
+            )
+        };
+        if !(2..=3).contains(&args.len()) {
+            return Err(usage());
+        }
+        let table = match &args[0] {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+                _ => return Err(usage()),
+            },
+            Expr::Identifier(i) => i.value.clone(),
+            _ => return Err(usage()),
+        };
+        let reference = if table.contains('/') || table.contains(':') {
+            datafusion::common::TableReference::partial("delta", table.as_str())
+        } else {
+            datafusion::common::TableReference::parse_str(&table)
+        };
+        let entry = self.resolve_reference(&reference, false).await?;
+        let opened = crate::delta::open(&entry).await?;
+        let bound = |e: &Expr| -> Option<u64> {
+            match e {
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => n.parse().ok(),
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        let mut b = opened.scan_cdf();
+        for (i, e) in args[1..].iter().enumerate() {
+            let at = match bound(e) {
+                Some(v) => AsOf::Version(v),
+                None => AsOf::Timestamp(self.timestamp_ms(e).await?),
+            };
+            b = match (i, at) {
+                (0, AsOf::Version(v)) => b.with_starting_version(v),
+                (_, AsOf::Version(v)) => b.with_ending_version(v),
+                (0, AsOf::Timestamp(ms)) => b.with_starting_timestamp(utc(ms)?),
+                (_, AsOf::Timestamp(ms)) => b.with_ending_timestamp(utc(ms)?),
+            };
+        }
+        let state = self.state();
+        let plan = b.build(&state, None).await.map_err(|e| {
+            let err = LakeError::from(e);
+            if err.to_string().contains("does not have change data enabled") {
+                LakeError::Invalid(format!(
+                    "{}: {err}; turn the change feed on with ALTER TABLE {} SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true'), and changes from then on are recorded",
+                    entry.name, entry.name
+                ))
+            } else {
+                err.on_table(entry.name.clone())
+            }
+        })?;
+        let schema = plan.schema();
+        let batches = collect(plan, self.ctx.task_ctx())
+            .await
+            .map_err(|e| LakeError::from(e).on_table(entry.name.clone()))?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+    }
+}
+
+fn utc(ms: i64) -> Result<chrono::DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| LakeError::Invalid(format!("timestamp {ms} is out of range")))
+}

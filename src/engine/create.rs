@@ -1,0 +1,172 @@
+//! `CREATE TABLE`: with AS SELECT (written by [`crate::delta::write`]), with a column list
+//! only (an empty table, [`crate::delta::create`]), or as a DEEP CLONE of another table.
+
+use datafusion::common::TableReference;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
+
+use super::{Engine, ExecOptions, Outcome};
+use crate::catalog::{self, parse_location, Registration, TableEntry, DEFAULT_SCHEMA};
+use crate::delta::create::CreateRequest;
+use crate::delta::write::{write, WriteMode, WriteRequest};
+use crate::error::{LakeError, Result};
+use crate::sql::create_table::CloneSource;
+use crate::sql::CreateTableStatement;
+
+impl Engine {
+    pub(super) async fn create_table(
+        &self,
+        ct: CreateTableStatement,
+        raw: &str,
+        opts: &ExecOptions,
+    ) -> Result<Outcome> {
+        let reference = Self::object_reference(&ct.name)?;
+        let mut target = self.resolve_reference(&reference, true).await?;
+        if let Some(loc) = &ct.location {
+            target.url = parse_location(loc)?;
+            target.external = true;
+        }
+        let exists = catalog::is_delta_table(&target.url, &target.options).await?;
+        if exists && ct.if_not_exists {
+            return Ok(Outcome::Message(format!(
+                "{} already exists; nothing written",
+                target.name
+            )));
+        }
+        if exists && !ct.or_replace {
+            return Err(LakeError::TableExists(target.name));
+        }
+        if let Some(clone) = ct.clone.clone() {
+            return self
+                .clone_table(&ct, clone, target, exists, raw, opts)
+                .await;
+        }
+        let Some(mut query) = ct.query.clone() else {
+            let columns = self.struct_fields(&ct.columns).await?;
+            let m = crate::delta::create::create(CreateRequest {
+                target: &target,
+                columns,
+                partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
+                properties: ct.properties.clone(),
+                comment: ct.comment.clone(),
+                replace: exists,
+                sql: raw,
+            })
+            .await?;
+            self.register_location(&ct, &reference).await?;
+            return Ok(Outcome::Write(m));
+        };
+        self.travel(query.as_mut()).await?;
+        let plan = self
+            .state()
+            .statement_to_plan(DFStatement::Statement(Box::new(SQLStatement::Query(query))))
+            .await
+            .map_err(|e| self.explain_error(e))?;
+        let input = self.run_for_write(plan, opts).await?;
+        let (mode, operation) = if exists {
+            (WriteMode::Replace, "CREATE OR REPLACE TABLE AS SELECT")
+        } else {
+            (WriteMode::Create, "CREATE TABLE AS SELECT")
+        };
+        let req = WriteRequest {
+            target: &target,
+            mode,
+            partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
+            properties: ct.properties.clone(),
+            comment: ct.comment.clone(),
+            sql: Some(raw),
+            operation,
+            replace_where: None,
+        };
+        let metrics = write(&self.state(), input, req).await?;
+        self.register_location(&ct, &reference).await?;
+        Ok(Outcome::Write(metrics))
+    }
+
+    /// A table created at an explicit LOCATION is registered under its name.
+    async fn register_location(
+        &self,
+        ct: &CreateTableStatement,
+        reference: &TableReference,
+    ) -> Result<()> {
+        if let Some(location) = &ct.location {
+            let (schema, table) = (
+                reference.schema().unwrap_or(DEFAULT_SCHEMA),
+                reference.table(),
+            );
+            let reg = Registration {
+                name: format!("{schema}.{table}"),
+                location: location.clone(),
+                options: Default::default(),
+            };
+            self.warehouse.register(reg, true).await?;
+        }
+        Ok(())
+    }
+
+    /// `CREATE TABLE t [DEEP] CLONE src [VERSION AS OF n]`: delta-rs has no clone, so the
+    /// source version's rows are written as a new table with the source's partitioning and
+    /// properties (constraints included). The clone's history starts at its own version 0.
+    async fn clone_table(
+        &self,
+        ct: &CreateTableStatement,
+        clone: CloneSource,
+        target: TableEntry,
+        exists: bool,
+        raw: &str,
+        opts: &ExecOptions,
+    ) -> Result<Outcome> {
+        if clone.shallow {
+            return Err(LakeError::Unsupported(
+                "SHALLOW CLONE: a Delta table cannot point at another table's files here; use DEEP CLONE (the default), which copies them".into(),
+            ));
+        }
+        let source = self.entry_for(&clone.source).await?;
+        let as_of = match &clone.version {
+            Some(v) => Some(self.version_spec(v).await?),
+            None => None,
+        };
+        let table = crate::catalog::open_delta_at(&source.url, &source.options, as_of)
+            .await
+            .map_err(|e| e.on_table(source.name.clone()))?;
+        let version = table.version().unwrap_or_default();
+        let snapshot = table.snapshot().map_err(crate::delta::on_table(&source))?;
+        let partition_by: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        let mut properties: Vec<(String, String)> = snapshot
+            .metadata()
+            .configuration()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        properties.sort();
+        for (k, v) in &ct.properties {
+            properties.retain(|(pk, _)| pk != k);
+            properties.push((k.clone(), v.clone()));
+        }
+        let comment = snapshot.metadata().description().map(str::to_string);
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| LakeError::from(e).on_table(source.name.clone()))?;
+        let df = self.ctx.read_table(provider)?;
+        let input = self.run_for_write(df.logical_plan().clone(), opts).await?;
+        let req = WriteRequest {
+            target: &target,
+            mode: if exists {
+                WriteMode::Replace
+            } else {
+                WriteMode::Create
+            },
+            partition_by,
+            properties,
+            comment,
+            sql: Some(raw),
+            operation: &format!("CLONE {} version {version}", source.name),
+            replace_where: None,
+        };
+        let m = write(&self.state(), input, req).await?;
+        let reference = Self::object_reference(&ct.name)?;
+        self.register_location(ct, &reference).await?;
+        Ok(Outcome::Write(m))
+    }
+}
