@@ -41,6 +41,24 @@ pub async fn optimize(
     sql: &str,
 ) -> Result<OptimizeMetrics> {
     let table = open(entry).await?;
+    let partitions = table
+        .snapshot()
+        .map_err(on_table(entry))?
+        .metadata()
+        .partition_columns()
+        .to_vec();
+    if let Some(f) = filters.iter().find(|f| !partitions.contains(&f.column)) {
+        return Err(crate::error::LakeError::Invalid(format!(
+            "OPTIMIZE WHERE takes partition columns only, and {} is not one of {}'s ({})",
+            f.column,
+            entry.name,
+            if partitions.is_empty() {
+                "it has none".to_string()
+            } else {
+                partitions.join(", ")
+            }
+        )));
+    }
     let literals: Vec<(&str, FilterOp, FilterValue)> = filters
         .iter()
         .map(|f| {
