@@ -2,6 +2,8 @@
 
 usage: peers.py read PATH COL[,COL...]   -> JSON {"deltalake": rows, "duckdb": rows, "version": n}
        peers.py write PATH               -> writes a small table with delta-rs (Python)
+       peers.py mutate PATH              -> delta-rs updates, deletes, merges and optimizes a
+                                            table with columns (id BIGINT, name STRING)
 Rows are sorted lists of normalised strings, so engines compare exactly.
 """
 import datetime
@@ -64,6 +66,21 @@ def write(path):
     deltalake.write_deltalake(path, data.slice(0, 1), mode="append")
 
 
+def mutate(path):
+    import pyarrow as pa
+    dt = deltalake.DeltaTable(path)
+    dt.update(predicate="id = 1", updates={"name": "'one'"})
+    dt.delete("id = 2")
+    source = pa.table({"id": pa.array([3, 9], pa.int64()), "name": pa.array(["three", "nine"])})
+    (
+        dt.merge(source, "t.id = s.id", source_alias="s", target_alias="t")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    dt.optimize.compact()
+
+
 def fieldid_parquet(path):
     """A parquet file whose schema carries PARQUET:field_id, as some tools write."""
     import pyarrow as pa
@@ -81,6 +98,8 @@ if __name__ == "__main__":
         read(sys.argv[2], sys.argv[3].split(","))
     elif cmd == "write":
         write(sys.argv[2])
+    elif cmd == "mutate":
+        mutate(sys.argv[2])
     elif cmd == "fieldid-parquet":
         fieldid_parquet(sys.argv[2])
     else:
