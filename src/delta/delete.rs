@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
 
-use super::{commit_properties, on_table, open, WriteMetrics};
+use super::{commit_properties, open, WriteMetrics};
 use crate::catalog::TableEntry;
 use crate::error::Result;
 
@@ -18,6 +18,7 @@ pub async fn delete(
     sql: &str,
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
+    let read_version = table.version();
     let mut builder = table
         .delete()
         .with_session_state(Arc::new(state.clone()))
@@ -25,7 +26,13 @@ pub async fn delete(
     if let Some(p) = predicate {
         builder = builder.with_predicate(p);
     }
-    let (table, metrics) = builder.await.map_err(on_table(entry))?;
+    if let Some(h) = super::test_pause() {
+        builder = builder.with_custom_execute_handler(h);
+    }
+    let (table, metrics) = match builder.await {
+        Ok(done) => done,
+        Err(e) => return Err(super::explain_failure(entry, read_version, e).await),
+    };
     let mut m = WriteMetrics::new(entry, "DELETE", table.version());
     m.rows_deleted = metrics.num_deleted_rows.unwrap_or_default() as u64;
     m.rows_copied = metrics.num_copied_rows as u64;

@@ -52,6 +52,7 @@ pub async fn merge(
     sql: &str,
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
+    let read_version = table.version();
     let mut b = table
         .merge(plan.source, plan.on)
         .with_source_alias(plan.source_alias)
@@ -113,7 +114,13 @@ pub async fn merge(
                 .map_err(&err)?,
         };
     }
-    let (table, metrics) = b.await.map_err(&err)?;
+    if let Some(h) = super::test_pause() {
+        b = b.with_custom_execute_handler(h);
+    }
+    let (table, metrics) = match b.await {
+        Ok(done) => done,
+        Err(e) => return Err(super::explain_failure(entry, read_version, e).await),
+    };
     let mut m = WriteMetrics::new(entry, "MERGE", table.version());
     m.rows_inserted = metrics.num_target_rows_inserted as u64;
     m.rows_updated = metrics.num_target_rows_updated as u64;

@@ -36,6 +36,105 @@ pub async fn open(entry: &TableEntry) -> Result<DeltaTable> {
         .map_err(|e| e.on_table(entry.name.clone()))
 }
 
+/// Test-only: `LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS` makes every write wait after it has read
+/// the table's version and before it writes, so tests can make two writers really overlap.
+#[derive(Debug)]
+struct PauseBeforeWrite(std::time::Duration);
+
+#[async_trait::async_trait]
+impl deltalake::operations::CustomExecuteHandler for PauseBeforeWrite {
+    async fn pre_execute(
+        &self,
+        _: &deltalake::logstore::LogStoreRef,
+        _: uuid::Uuid,
+    ) -> deltalake::DeltaResult<()> {
+        tokio::time::sleep(self.0).await;
+        Ok(())
+    }
+    async fn post_execute(
+        &self,
+        _: &deltalake::logstore::LogStoreRef,
+        _: uuid::Uuid,
+    ) -> deltalake::DeltaResult<()> {
+        Ok(())
+    }
+    async fn before_post_commit_hook(
+        &self,
+        _: &deltalake::logstore::LogStoreRef,
+        _: bool,
+        _: uuid::Uuid,
+    ) -> deltalake::DeltaResult<()> {
+        Ok(())
+    }
+    async fn after_post_commit_hook(
+        &self,
+        _: &deltalake::logstore::LogStoreRef,
+        _: bool,
+        _: uuid::Uuid,
+    ) -> deltalake::DeltaResult<()> {
+        Ok(())
+    }
+}
+
+/// The test pause, when `LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS` is set.
+pub(crate) fn test_pause() -> Option<std::sync::Arc<dyn deltalake::operations::CustomExecuteHandler>>
+{
+    let ms: u64 = std::env::var("LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(std::sync::Arc::new(PauseBeforeWrite(
+        std::time::Duration::from_millis(ms),
+    )))
+}
+
+/// A failed write, explained: when another writer committed a conflicting change while this
+/// statement ran, say which version it was. delta-rs has already retried what the Delta
+/// conflict rules allow (appends over appends, changes to different files).
+pub(crate) async fn explain_failure(
+    entry: &TableEntry,
+    read_version: Option<u64>,
+    e: deltalake::DeltaTableError,
+) -> LakeError {
+    use deltalake::kernel::transaction::TransactionError;
+    let conflict = matches!(
+        &e,
+        deltalake::DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(_)
+                | TransactionError::VersionAlreadyExists(_)
+                | TransactionError::MaxCommitAttempts(_)
+        }
+    );
+    if !conflict {
+        return LakeError::from(e).on_table(entry.name.clone());
+    }
+    let cause = LakeError::from(e).to_string();
+    let competing = match open(entry).await {
+        Ok(t) => history::read_history(&t, None)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| read_version.is_none_or(|r| h.version > r))
+            .min_by_key(|h| h.version),
+        Err(_) => None,
+    };
+    let who = match competing {
+        Some(h) => format!(
+            "version {} ({} by {}) was committed by another writer",
+            h.version,
+            h.text("operation").unwrap_or_else(|| "a write".into()),
+            h.text("engine")
+                .or_else(|| h.text("engineInfo"))
+                .unwrap_or_else(|| "another engine".into())
+        ),
+        None => "another writer committed".to_string(),
+    };
+    LakeError::Invalid(format!(
+        "{}: conflicting write: {who} while this statement ran, and the Delta conflict rules do not allow both ({cause}); nothing was written, run the statement again",
+        entry.name
+    ))
+}
+
 /// Wraps a delta-rs failure with the table's name.
 pub(crate) fn on_table(
     entry: &TableEntry,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
 
-use super::{commit_properties, on_table, open, WriteMetrics};
+use super::{commit_properties, open, WriteMetrics};
 use crate::catalog::TableEntry;
 use crate::error::Result;
 
@@ -19,6 +19,7 @@ pub async fn update(
     sql: &str,
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
+    let read_version = table.version();
     let mut builder = table
         .update()
         .with_session_state(Arc::new(state.clone()))
@@ -29,7 +30,13 @@ pub async fn update(
     if let Some(p) = predicate {
         builder = builder.with_predicate(p);
     }
-    let (table, metrics) = builder.await.map_err(on_table(entry))?;
+    if let Some(h) = super::test_pause() {
+        builder = builder.with_custom_execute_handler(h);
+    }
+    let (table, metrics) = match builder.await {
+        Ok(done) => done,
+        Err(e) => return Err(super::explain_failure(entry, read_version, e).await),
+    };
     let mut m = WriteMetrics::new(entry, "UPDATE", table.version());
     m.rows_updated = metrics.num_updated_rows as u64;
     m.rows_copied = metrics.num_copied_rows as u64;

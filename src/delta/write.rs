@@ -111,9 +111,14 @@ pub async fn write(
             );
         }
     }
-    let written = builder
-        .await
-        .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
+    if let Some(h) = super::test_pause() {
+        builder = builder.with_custom_execute_handler(h);
+    }
+    let read_version = table.version();
+    let written = match builder.await {
+        Ok(t) => t,
+        Err(e) => return Err(super::explain_failure(target, read_version, e).await),
+    };
     let mut m = WriteMetrics::new(target, req.operation, written.version());
     let figures = last_metrics(&written).await;
     m.rows_inserted = rows.load(Ordering::Relaxed);

@@ -10,6 +10,7 @@
 
 mod cli;
 mod common;
+mod concurrency;
 mod corpus;
 mod interop;
 mod pruning;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::common::{lakeshell, py, python, run_ok, stderr, stdout};
 
-struct Moto {
+pub struct Moto {
     child: Child,
-    endpoint: String,
+    pub endpoint: String,
 }
 
 impl Drop for Moto {
@@ -20,7 +20,7 @@ impl Drop for Moto {
     }
 }
 
-fn start_moto() -> Moto {
+pub fn start_moto() -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -50,12 +50,12 @@ fn start_moto() -> Moto {
     }
 }
 
-const BOTO: &str = "import boto3, sys\n\
+pub const BOTO: &str = "import boto3, sys\n\
 s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n\
 s3.create_bucket(Bucket='lake')\n\
 s3.put_object(Bucket='lake', Key='landing/orders.csv', Body=b'id,amount\\n1,10.5\\n2,20\\n')\n";
 
-fn s3_env(cmd: &mut Command, endpoint: &str) {
+pub fn s3_env(cmd: &mut Command, endpoint: &str) {
     cmd.env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
