@@ -99,11 +99,28 @@ impl Engine {
         &self,
         stmt: MaintenanceStatement,
         raw: &str,
+        opts: &super::ExecOptions,
     ) -> Result<Outcome> {
+        let task = |t: String| {
+            if let Some(p) = &opts.progress {
+                p.set_task(t);
+            }
+        };
+        let files = |entry: &crate::catalog::TableEntry| {
+            let entry = entry.clone();
+            async move {
+                crate::delta::open(&entry)
+                    .await
+                    .ok()
+                    .and_then(|t| t.snapshot().ok().map(|s| s.log_data().num_files()))
+                    .unwrap_or(0)
+            }
+        };
         match stmt {
             MaintenanceStatement::Restore { table, to } => {
                 let entry = self.entry_for(&table).await?;
                 let to = self.version_spec(&to).await?;
+                task(format!("RESTORE {} to {to}", entry.name));
                 Ok(Outcome::Write(
                     crate::delta::restore::restore(&entry, to, raw).await?,
                 ))
@@ -119,6 +136,16 @@ impl Engine {
                     partition_filters(p, &mut filters)?;
                 }
                 let cols = zorder_by.iter().map(|c| c.value.clone()).collect();
+                task(format!(
+                    "OPTIMIZE {}: {} {} files",
+                    entry.name,
+                    if zorder_by.is_empty() {
+                        "compacting"
+                    } else {
+                        "Z-ordering"
+                    },
+                    files(&entry).await
+                ));
                 let m =
                     crate::delta::optimize::optimize(&self.state(), &entry, &filters, cols, raw)
                         .await?;
@@ -152,6 +179,11 @@ impl Engine {
                 dry_run,
             } => {
                 let entry = self.entry_for(&table).await?;
+                task(format!(
+                    "VACUUM {}: finding files no version needs among {} live ones",
+                    entry.name,
+                    files(&entry).await
+                ));
                 let check = self.setting_bool(
                     "spark.databricks.delta.retentionDurationCheck.enabled",
                     true,
@@ -178,6 +210,11 @@ impl Engine {
             }
             MaintenanceStatement::Fsck { table, dry_run } => {
                 let entry = self.entry_for(&table).await?;
+                task(format!(
+                    "FSCK {}: checking {} files",
+                    entry.name,
+                    files(&entry).await
+                ));
                 let m = crate::delta::fsck::fsck(&entry, dry_run, raw).await?;
                 let n = m.files_removed.len();
                 rows(

@@ -165,7 +165,7 @@ impl Engine {
         match stmt {
             LakeStatement::CreateTable(ct) => self.create_table(ct, raw, opts).await,
             LakeStatement::Describe(d) => self.describe(d).await,
-            LakeStatement::Maintenance(m) => self.maintenance(m, raw).await,
+            LakeStatement::Maintenance(m) => self.maintenance(m, raw, opts).await,
             LakeStatement::Merge(m) => self.merge(*m, raw).await,
             LakeStatement::AlterTable(a) => self.alter(a, raw).await,
             LakeStatement::ReplaceWhere(r) => self.replace_where(r, raw, opts).await,

@@ -1,5 +1,6 @@
 //! Live figures of a running statement, read from the executing plan's metrics: rows and bytes
-//! scanned so far. The engine publishes the plan; a display (output/progress) polls.
+//! scanned so far, or for maintenance (which runs no plan of ours) what it is working on. The
+//! engine publishes them; a display (output/progress) polls.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,14 +12,17 @@ use datafusion::physical_plan::ExecutionPlan;
 pub struct Progress {
     started: Instant,
     plans: Mutex<Vec<Arc<dyn ExecutionPlan>>>,
+    task: Mutex<Option<String>>,
 }
 
 /// A reading of [`Progress`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressSnapshot {
     pub rows_scanned: u64,
     pub bytes_scanned: u64,
     pub elapsed: Duration,
+    /// What a maintenance statement is doing (`OPTIMIZE sales.orders: compacting 412 files`).
+    pub task: Option<String>,
 }
 
 impl Default for Progress {
@@ -26,6 +30,7 @@ impl Default for Progress {
         Progress {
             started: Instant::now(),
             plans: Mutex::new(Vec::new()),
+            task: Mutex::new(None),
         }
     }
 }
@@ -35,6 +40,13 @@ impl Progress {
     pub fn watch(&self, plan: Arc<dyn ExecutionPlan>) {
         if let Ok(mut plans) = self.plans.lock() {
             plans.push(plan);
+        }
+    }
+
+    /// Says what the statement is working on.
+    pub fn set_task(&self, task: impl Into<String>) {
+        if let Ok(mut t) = self.task.lock() {
+            *t = Some(task.into());
         }
     }
 
@@ -51,6 +63,7 @@ impl Progress {
             rows_scanned: rows,
             bytes_scanned: bytes,
             elapsed: self.started.elapsed(),
+            task: self.task.lock().ok().and_then(|t| t.clone()),
         }
     }
 }

@@ -45,6 +45,9 @@ pub fn human_bytes(b: u64) -> String {
 
 /// The progress text for one reading.
 pub fn line(s: &ProgressSnapshot) -> String {
+    if let Some(task) = &s.task {
+        return format!("{task}, {:.1} s  (Ctrl-C cancels)", s.elapsed.as_secs_f64());
+    }
     format!(
         "{} rows, {} scanned, {:.1} s  (Ctrl-C cancels)",
         s.rows_scanned,

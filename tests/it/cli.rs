@@ -256,7 +256,7 @@ fn help_answers() {
 }
 
 /// Runs `cmd` under a pseudo-terminal (util-linux `script`), feeding `input`.
-fn under_pty(dir: &std::path::Path, shell_cmd: &str, input: &str) -> String {
+pub(super) fn under_pty(dir: &std::path::Path, shell_cmd: &str, input: &str) -> String {
     let mut child = std::process::Command::new("script")
         .args(["-q", "-e", "-c", shell_cmd, "/dev/null"])
         .current_dir(dir)

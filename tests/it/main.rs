@@ -13,6 +13,7 @@ mod common;
 mod concurrency;
 mod corpus;
 mod interop;
+mod maintenance;
 mod pruning;
 mod quickstart;
 mod s3;
