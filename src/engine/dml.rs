@@ -104,10 +104,13 @@ impl Engine {
             Ok(m) => Ok(Outcome::Write(m)),
             Err(e) if e.to_string().contains("Invalid data found") => {
                 let set: Vec<(String, String)> = columns.into_iter().zip(values).collect();
-                Err(self
+                let first = self
                     .explain_violation(&entry, &relation, &set, selection.as_deref())
-                    .await
-                    .unwrap_or(e))
+                    .await;
+                match first {
+                    Some(named) => Err(named),
+                    None => Err(self.explain_preview(&entry, "UPDATE", e).await),
+                }
             }
             Err(e) => Err(e),
         }
@@ -166,6 +169,116 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// delta-rs's "Invalid data found" error names no constraint; it previews the rows it
+    /// refused. Each constraint is evaluated on the first previewed row to name the one broken.
+    pub(super) async fn explain_preview(
+        &self,
+        entry: &crate::catalog::TableEntry,
+        statement: &str,
+        e: LakeError,
+    ) -> LakeError {
+        let text = e.to_string();
+        let Some(at) = text.find("Preview of invalid data:") else {
+            return e;
+        };
+        // The preview is a pretty table folded onto one line: "| a | b | | 1 | x |".
+        let cells: Vec<String> = text[at..]
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.starts_with('+') && !c.contains("Preview"))
+            .collect();
+        let Ok(table) = crate::delta::open(entry).await else {
+            return e;
+        };
+        let Ok(snapshot) = table.snapshot() else {
+            return e;
+        };
+        let fields: Vec<(String, String)> = snapshot
+            .schema()
+            .fields()
+            .map(|f| (f.name().to_string(), f.data_type().to_string()))
+            .collect();
+        let n = fields.len();
+        let header: Vec<&String> = cells.iter().filter(|c| !c.is_empty()).take(n).collect();
+        if header.len() != n || header.iter().zip(&fields).any(|(h, (f, _))| *h != f) {
+            return e;
+        }
+        // Cells after the header, n per row; the first row is enough.
+        let mut rest = cells
+            .iter()
+            .skip_while(|c| c.is_empty())
+            .skip(n)
+            .skip_while(|c| c.is_empty());
+        let row: Vec<&String> = rest.by_ref().take(n).collect();
+        if row.len() != n {
+            return e;
+        }
+        let arrow = snapshot.snapshot().arrow_schema();
+        let values: Vec<String> = arrow
+            .fields()
+            .iter()
+            .zip(&row)
+            .map(|(f, v)| {
+                let col = datafusion::sql::sqlparser::ast::Ident::with_quote('"', f.name());
+                if v.is_empty()
+                    && !matches!(f.data_type(), datafusion::arrow::datatypes::DataType::Utf8)
+                {
+                    format!("arrow_cast(NULL, '{}') AS {col}", f.data_type())
+                } else {
+                    format!(
+                        "arrow_cast({}, '{}') AS {col}",
+                        datafusion::sql::sqlparser::ast::Value::SingleQuotedString(v.to_string()),
+                        f.data_type()
+                    )
+                }
+            })
+            .collect();
+        let rules: Vec<(String, String)> = crate::delta::constraints::check_constraints(&table)
+            .into_iter()
+            .map(|(n, c)| (format!("CHECK constraint {n}"), c))
+            .chain(arrow.fields().iter().filter(|f| !f.is_nullable()).map(|f| {
+                (
+                    format!("NOT NULL constraint on {}", f.name()),
+                    format!("\"{}\" IS NOT NULL", f.name()),
+                )
+            }))
+            .collect();
+        let shown: Vec<String> = fields
+            .iter()
+            .zip(&row)
+            .map(|((f, _), v)| format!("{f}: {}", if v.is_empty() { "NULL" } else { v }))
+            .collect();
+        for (name, check) in rules {
+            let sql = format!(
+                "SELECT coalesce(({check}), false) AS ok FROM (SELECT {}) AS refused",
+                values.join(", ")
+            );
+            let Ok(plan) = self.plan_sql(&sql).await else {
+                continue;
+            };
+            let Ok(df) = self.ctx.execute_logical_plan(plan).await else {
+                continue;
+            };
+            let Ok(batches) = df.collect().await else {
+                continue;
+            };
+            let broken = batches.first().is_some_and(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+                    .is_some_and(|a| a.len() == 1 && !a.value(0))
+            });
+            if broken {
+                return LakeError::Invalid(format!(
+                    "{statement} {}: {name} ({check}) violated by row {{{}}}; nothing was written",
+                    entry.name,
+                    shown.join(", ")
+                ));
+            }
+        }
+        e
     }
 
     /// Plans `SELECT <exprs> FROM <relation> [WHERE <predicate>]` and returns the expressions,

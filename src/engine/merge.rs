@@ -180,8 +180,13 @@ impl Engine {
             clauses,
             schema_evolution: stmt.schema_evolution,
         };
-        let m = crate::delta::merge::merge(&self.state(), &entry, plan, raw).await?;
-        Ok(Outcome::Write(m))
+        match crate::delta::merge::merge(&self.state(), &entry, plan, raw).await {
+            Ok(m) => Ok(Outcome::Write(m)),
+            Err(e) if e.to_string().contains("Invalid data found") => {
+                Err(self.explain_preview(&entry, "MERGE INTO", e).await)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Fails when an UPDATE or DELETE clause would apply to one target row for several source
