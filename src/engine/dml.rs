@@ -201,20 +201,11 @@ impl Engine {
             .map(|f| (f.name().to_string(), f.data_type().to_string()))
             .collect();
         let n = fields.len();
-        let header: Vec<&String> = cells.iter().filter(|c| !c.is_empty()).take(n).collect();
-        if header.len() != n || header.iter().zip(&fields).any(|(h, (f, _))| *h != f) {
+        // Header cells, then the first refused row's cells (a NULL shows as an empty cell).
+        if cells.len() < 2 * n || cells[..n].iter().zip(&fields).any(|(h, (f, _))| h != f) {
             return e;
         }
-        // Cells after the header, n per row; the first row is enough.
-        let mut rest = cells
-            .iter()
-            .skip_while(|c| c.is_empty())
-            .skip(n)
-            .skip_while(|c| c.is_empty());
-        let row: Vec<&String> = rest.by_ref().take(n).collect();
-        if row.len() != n {
-            return e;
-        }
+        let row: Vec<&String> = cells[n..2 * n].iter().collect();
         let arrow = snapshot.snapshot().arrow_schema();
         let values: Vec<String> = arrow
             .fields()

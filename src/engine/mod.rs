@@ -197,8 +197,7 @@ impl Engine {
     /// Databricks' names for them), which DataFusion's SET would reject.
     fn lake_setting(&self, sql: &str) -> Option<String> {
         let t = sql.trim().trim_end_matches(';').trim();
-        let rest = t.get(..4).filter(|h| h.eq_ignore_ascii_case("set "))?;
-        let _ = rest;
+        t.get(..4).filter(|h| h.eq_ignore_ascii_case("set "))?;
         let body = t[4..].trim();
         let lower = body.to_ascii_lowercase();
         if !(lower.starts_with("spark.") || lower.starts_with("lakeshell.")) {
