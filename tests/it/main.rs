@@ -8,6 +8,7 @@
 //! - `interop`: delta-rs (Python) and DuckDB read what lakeshell writes.
 //! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
 
+mod bench;
 mod cli;
 mod common;
 mod concurrency;

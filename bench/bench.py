@@ -1,0 +1,561 @@
+"""lakeshell's benchmark: lakeshell side by side with DuckDB (delta extension), polars
+(scan_delta + SQL) and delta-rs's QueryBuilder, on the same TPC-H Delta tables, in one run.
+
+    bench.py [--scale 1] [--runs 3] [--smoke] [--work DIR] [--out DIR] --lakeshell BIN
+
+Every engine's answers are checked against DuckDB's; a wrong answer from anyone fails the run
+(exit 1). `--smoke` runs each query once and times nothing: the test suite uses it at scale 0.1.
+
+Timing: a fresh process per engine and workload (tables are opened inside the timed part), the
+best of --runs wall times, and the process's peak resident memory. lakeshell runs through its
+binary (`lakeshell run file.sql`), one process per run, timed from outside (process start
+included); each Python peer runs in one worker process that times each run inside.
+"""
+import argparse
+import csv
+import datetime
+import decimal
+import glob
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]
+PEERS = ["duckdb", "polars", "delta-rs"]
+ENGINES = ["lakeshell"] + PEERS
+TOLERANCE = 1e-4  # |a - b| <= TOLERANCE * max(1, |a|, |b|) for numbers
+
+
+# ---------------------------------------------------------------- values and answers
+
+def norm(v):
+    """One comparable value: numbers as floats, dates as ISO strings, text stripped."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (int, float, decimal.Decimal)):
+        return float(v)
+    if isinstance(v, datetime.datetime):
+        return v.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    s = str(v).strip()
+    try:
+        return float(s)
+    except ValueError:
+        return s
+
+
+def sort_key(row):
+    return json.dumps([("%.4g" % v) if isinstance(v, float) else v for v in row])
+
+
+def same(a, b):
+    """Rows of two engines agree (order-insensitive, numbers within TOLERANCE)."""
+    if len(a) != len(b):
+        return False, "%d rows vs %d" % (len(a), len(b))
+    for ra, rb in zip(sorted(a, key=sort_key), sorted(b, key=sort_key)):
+        if len(ra) != len(rb):
+            return False, "%d columns vs %d" % (len(ra), len(rb))
+        for x, y in zip(ra, rb):
+            if isinstance(x, float) and isinstance(y, float):
+                if not math.isclose(x, y, rel_tol=TOLERANCE, abs_tol=TOLERANCE):
+                    return False, "%r vs %r" % (x, y)
+            elif x != y:
+                return False, "%r vs %r" % (x, y)
+    return True, ""
+
+
+# ---------------------------------------------------------------- the peers (worker side)
+
+def delta_ext(name):
+    import duckdb
+    import duckdb_ext
+    base = list(duckdb_ext.__path__)[0]
+    found = glob.glob(os.path.join(base, "extensions", "v" + duckdb.__version__, "*", name + ".duckdb_extension"))
+    if not found:
+        raise SystemExit("%s.duckdb_extension not found under %s" % (name, base))
+    return found[0]
+
+
+def duckdb_con():
+    import duckdb
+    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    con.execute("LOAD '%s'" % delta_ext("delta"))
+    return con
+
+
+def run_peer(engine, tables, sql):
+    """Opens the tables and runs sql; returns normalised rows."""
+    if engine == "duckdb":
+        con = duckdb_con()
+        for name, path in tables.items():
+            con.execute("CREATE VIEW %s AS SELECT * FROM delta_scan('%s')" % (name, path))
+        return [[norm(v) for v in r] for r in con.execute(sql).fetchall()]
+    if engine == "polars":
+        import polars as pl
+        ctx = pl.SQLContext({name: pl.scan_delta(path) for name, path in tables.items()})
+        return [[norm(v) for v in r] for r in ctx.execute(sql.rstrip().rstrip(";")).collect().rows()]
+    if engine == "delta-rs":
+        import deltalake
+        qb = deltalake.QueryBuilder()
+        for name, path in tables.items():
+            qb = qb.register(name, deltalake.DeltaTable(path))
+        import pyarrow as pa
+        t = pa.table(qb.execute(sql.rstrip().rstrip(";")).read_all())
+        return [[norm(r[c]) for c in t.column_names] for r in t.to_pylist()]
+    raise SystemExit("unknown engine " + engine)
+
+
+def worker(args):
+    """One process per engine and workload: best of N runs and this process's peak memory."""
+    spec = json.loads(args.spec)
+    engine, kind, runs = spec["engine"], spec["kind"], spec["runs"]
+    best, rows, info = None, None, {}
+    try:
+        for i in range(runs):
+            prep = spec.get("fresh_copy")
+            if prep:
+                shutil.rmtree(prep["to"], ignore_errors=True)
+                shutil.copytree(prep["from"], prep["to"])
+            start = time.perf_counter()
+            if kind == "query":
+                rows = run_peer(engine, spec["tables"], spec["sql"])
+            elif kind == "merge":
+                import deltalake
+                dt = deltalake.DeltaTable(spec["target"])
+                source = deltalake.DeltaTable(spec["source"]).to_pyarrow_table()
+                info = (dt.merge(source, spec["on"], source_alias="s", target_alias="t")
+                        .when_matched_update_all().when_not_matched_insert_all().execute())
+            elif kind == "optimize":
+                import deltalake
+                info = deltalake.DeltaTable(spec["target"]).optimize.compact()
+            elif kind == "count":
+                rows = run_peer(engine, {"t": spec["target"]}, "SELECT count(*) FROM t")
+            elif kind == "startup":
+                rows = run_peer(engine, {}, "SELECT 1")
+            elapsed = time.perf_counter() - start
+            best = elapsed if best is None else min(best, elapsed)
+        out = {"ok": True, "best": best, "rows": rows, "info": info}
+    except Exception as e:  # a query a peer cannot run is reported, not fatal
+        out = {"ok": False, "error": ("%s: %s" % (type(e).__name__, e)).splitlines()[0][:300]}
+    out["rss_mib"] = vm_hwm_kib("self") / 1024.0
+    print(json.dumps(out, default=str))
+
+
+def vm_hwm_kib(pid):
+    """Peak resident memory of a process since its exec (VmHWM). getrusage's ru_maxrss would
+    include the parent's memory at fork time."""
+    try:
+        with open("/proc/%s/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def spawn_worker(spec):
+    p = subprocess.run([sys.executable, __file__, "worker", json.dumps(spec)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return {"ok": False, "error": (p.stderr.strip().splitlines() or ["worker failed"])[-1][:300]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- lakeshell (its binary)
+
+def lakeshell(bin_, args, runs=1, prepare=None):
+    """Runs the binary `runs` times (a fresh process each), timed from outside; its peak memory is
+    sampled from /proc every few milliseconds while it runs."""
+    import tempfile
+    best, peak, out = None, 0.0, ""
+    for _ in range(runs):
+        if prepare:
+            prepare()
+        with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+            start = time.perf_counter()
+            p = subprocess.Popen([bin_] + args, stdout=so, stderr=se)
+            hwm = 0
+            while True:
+                hwm = max(hwm, vm_hwm_kib(p.pid))
+                done, status = os.waitpid(p.pid, os.WNOHANG)
+                if done:
+                    break
+                time.sleep(0.003)
+            elapsed = time.perf_counter() - start
+            p.returncode = os.waitstatus_to_exitcode(status)
+            so.seek(0)
+            se.seek(0)
+            stdout, stderr = so.read().decode(), se.read().decode()
+        peak = max(peak, hwm / 1024.0)
+        if p.returncode != 0:
+            lines = stderr.strip().splitlines()
+            return {"ok": False, "error": lines[-1][:300] if lines else "exit %d" % p.returncode}
+        best = elapsed if best is None else min(best, elapsed)
+        out = stdout
+    rows = [[norm(v) for v in r] for r in list(csv.reader(io.StringIO(out)))[1:]]
+    return {"ok": True, "best": best, "rows": rows, "rss_mib": peak}
+
+
+# ---------------------------------------------------------------- data
+
+def sh(cmd, **kw):
+    subprocess.run(cmd, check=True, **kw)
+
+
+def generate(work, scale, bin_):
+    """TPC-H parquet (tpchgen-cli), then Delta tables written by lakeshell and by delta-rs."""
+    import deltalake
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    raw = os.path.join(work, "parquet")
+    done = os.path.join(work, "ready")
+    if os.path.exists(done):
+        return
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(raw)
+    tpchgen = os.path.join(os.path.dirname(sys.executable), "tpchgen-cli")
+    print("bench: generating TPC-H at scale %s" % scale, file=sys.stderr)
+    sh([tpchgen, "-s", str(scale), "--format=parquet", "-o", raw])
+    # lakeshell's tables: CREATE TABLE ... AS SELECT from the parquet files.
+    script = "".join("CREATE TABLE %s AS SELECT * FROM '%s/%s.parquet';\n" % (t, raw, t) for t in TABLES)
+    with open(os.path.join(work, "load.sql"), "w") as f:
+        f.write(script)
+    sh([bin_, "-q", "-w", os.path.join(work, "by-lakeshell"), "run", os.path.join(work, "load.sql")])
+    # delta-rs's tables, without parquet field ids in the schema (DuckDB's delta extension reads
+    # every column as NULL when they are there).
+    for t in TABLES:
+        data = pq.read_table(os.path.join(raw, "%s.parquet" % t))
+        schema = pa.schema([pa.field(f.name, f.type, f.nullable) for f in data.schema])
+        deltalake.write_deltalake(os.path.join(work, "by-delta-rs", t), data.cast(schema))
+    reg = "".join("CREATE EXTERNAL TABLE %s STORED AS DELTA LOCATION '%s';\n"
+                  % (t, os.path.join(work, "by-delta-rs", t)) for t in TABLES)
+    with open(os.path.join(work, "register.sql"), "w") as f:
+        f.write(reg)
+    sh([bin_, "-q", "-w", os.path.join(work, "wh-delta-rs"), "run", os.path.join(work, "register.sql")])
+    with open(done, "w") as f:
+        f.write("ok\n")
+
+
+def queries(work):
+    con = duckdb_con()
+    con.execute("LOAD '%s'" % delta_ext("tpch"))
+    qdir = os.path.join(work, "queries")
+    os.makedirs(qdir, exist_ok=True)
+    out = []
+    for nr, sql in con.execute("SELECT query_nr, query FROM tpch_queries() ORDER BY 1").fetchall():
+        path = os.path.join(qdir, "q%02d.sql" % nr)
+        with open(path, "w") as f:
+            f.write(sql)
+        out.append((nr, sql, path))
+    return out
+
+
+def table_paths(work, which):
+    if which == "lakeshell":
+        return {t: os.path.join(work, "by-lakeshell", "default", t) for t in TABLES}
+    return {t: os.path.join(work, "by-delta-rs", t) for t in TABLES}
+
+
+# ---------------------------------------------------------------- workloads
+
+class Failure(Exception):
+    pass
+
+
+def tpch(work, bin_, runs, failures):
+    """Workload 1: the 22 queries on both table sets; every answer checked against DuckDB's."""
+    results = {}
+    warehouses = {"lakeshell": os.path.join(work, "by-lakeshell"), "delta-rs": os.path.join(work, "wh-delta-rs")}
+    for written_by in ["lakeshell", "delta-rs"]:
+        tables = table_paths(work, written_by)
+        for nr, sql, path in queries(work):
+            row = {}
+            row["duckdb"] = spawn_worker({"engine": "duckdb", "kind": "query", "runs": runs, "tables": tables, "sql": sql})
+            if not row["duckdb"]["ok"]:
+                failures.append("q%02d: DuckDB, the reference, failed: %s" % (nr, row["duckdb"]["error"]))
+                continue
+            truth = row["duckdb"]["rows"]
+            row["lakeshell"] = lakeshell(bin_, ["-q", "-f", "csv", "-w", warehouses[written_by], "run", path], runs)
+            for peer in ["polars", "delta-rs"]:
+                row[peer] = spawn_worker({"engine": peer, "kind": "query", "runs": runs, "tables": tables, "sql": sql})
+            for engine in ENGINES:
+                r = row[engine]
+                if not r["ok"]:
+                    if engine == "lakeshell":
+                        failures.append("q%02d on %s's tables: lakeshell failed: %s" % (nr, written_by, r["error"]))
+                    continue
+                ok, why = same(r["rows"], truth)
+                r["correct"] = ok
+                if not ok:
+                    failures.append("q%02d on %s's tables: %s's answer differs from DuckDB's (%s)" % (nr, written_by, engine, why))
+                r.pop("rows", None)
+            row["duckdb"].pop("rows", None)
+            results["%s/q%02d" % (written_by, nr)] = row
+            print("bench: q%02d on %s's tables done" % (nr, written_by), file=sys.stderr)
+    return results
+
+
+def merge(work, bin_, runs, scale, failures):
+    """Workload 2: MERGE of ~15% of lineitem's rows (2/3 matching keys, 1/3 new)."""
+    import deltalake
+    base = os.path.join(work, "by-delta-rs", "lineitem")
+    source = os.path.join(work, "merge-source")
+    if not os.path.exists(source):
+        con = duckdb_con()
+        src = con.execute(
+            "WITH l AS (SELECT * FROM delta_scan('%s')), "
+            "m AS (SELECT * REPLACE (l_comment || ' (merged)' AS l_comment) FROM l USING SAMPLE 10 PERCENT (reservoir, 42)), "
+            "n AS (SELECT * REPLACE (l_orderkey + (SELECT max(l_orderkey) FROM l) AS l_orderkey) FROM l USING SAMPLE 5 PERCENT (reservoir, 7)) "
+            "SELECT * FROM m UNION ALL SELECT * FROM n" % base).arrow()
+        if hasattr(src, "read_all"):
+            src = src.read_all()
+        deltalake.write_deltalake(source, src)
+    con = duckdb_con()
+    n_source, n_match = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE l_comment LIKE '%%(merged)') FROM delta_scan('%s')" % source).fetchone()
+    n_target = con.execute("SELECT count(*) FROM delta_scan('%s')" % base).fetchone()[0]
+    expect = {"updated": n_match, "inserted": n_source - n_match}
+    target = os.path.join(work, "merge-target")
+    wh = os.path.join(work, "wh-merge")
+    sql_path = os.path.join(work, "merge.sql")
+    with open(sql_path, "w") as f:
+        f.write("MERGE INTO delta.`%s` t USING delta.`%s` s ON t.l_orderkey = s.l_orderkey AND t.l_linenumber = s.l_linenumber "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;\n" % (target, source))
+
+    def fresh():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(base, target)
+    out = {"lakeshell": lakeshell(bin_, ["-f", "csv", "-w", wh, "run", sql_path], runs, fresh)}
+    if out["lakeshell"]["ok"]:
+        rows = out["lakeshell"].pop("rows")
+        got = {"inserted": int(rows[0][3]), "updated": int(rows[0][4])} if rows else {}
+        out["lakeshell"]["correct"] = got == expect
+        if got != expect:
+            failures.append("MERGE: lakeshell changed %s rows, expected %s" % (got, expect))
+    else:
+        failures.append("MERGE: lakeshell failed: %s" % out["lakeshell"]["error"])
+    out["delta-rs"] = spawn_worker({"engine": "delta-rs", "kind": "merge", "runs": runs, "target": target,
+                                    "source": source, "on": "t.l_orderkey = s.l_orderkey AND t.l_linenumber = s.l_linenumber",
+                                    "fresh_copy": {"from": base, "to": target}})
+    if out["delta-rs"]["ok"]:
+        info = out["delta-rs"].pop("info")
+        got = {"inserted": info.get("num_target_rows_inserted"), "updated": info.get("num_target_rows_updated")}
+        out["delta-rs"]["correct"] = got == expect
+        if got != expect:
+            failures.append("MERGE: delta-rs changed %s rows, expected %s" % (got, expect))
+        out["delta-rs"].pop("rows", None)
+    out["_about"] = "target %d rows; source %d rows (%d matching, %d new)" % (n_target, n_source, n_match, n_source - n_match)
+    return out
+
+
+def compaction(work, bin_, runs, scale, failures):
+    """Workload 3: OPTIMIZE of a table written as a few hundred small files."""
+    import deltalake
+    files = 300 if scale >= 0.1 else 50
+    base = os.path.join(work, "small-files")
+    if not os.path.exists(base):
+        data = deltalake.DeltaTable(os.path.join(work, "by-delta-rs", "orders")).to_pyarrow_table()
+        step = max(1, data.num_rows // files)
+        for i in range(files):
+            deltalake.write_deltalake(base, data.slice(i * step, step), mode="append")
+    target = os.path.join(work, "small-files-run")
+    sql_path = os.path.join(work, "optimize.sql")
+    with open(sql_path, "w") as f:
+        f.write("OPTIMIZE delta.`%s`;\n" % target)
+
+    def fresh():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(base, target)
+    n_files = len(deltalake.DeltaTable(base).file_uris())
+    out = {"lakeshell": lakeshell(bin_, ["-f", "csv", "-w", os.path.join(work, "wh-opt"), "run", sql_path], runs, fresh)}
+    if out["lakeshell"]["ok"]:
+        rows = out["lakeshell"].pop("rows")
+        removed = int(rows[0][2]) if rows else -1
+        out["lakeshell"]["correct"] = removed == n_files
+        if removed != n_files:
+            failures.append("OPTIMIZE: lakeshell removed %d files of %d" % (removed, n_files))
+    else:
+        failures.append("OPTIMIZE: lakeshell failed: %s" % out["lakeshell"]["error"])
+    out["delta-rs"] = spawn_worker({"engine": "delta-rs", "kind": "optimize", "runs": runs, "target": target,
+                                    "fresh_copy": {"from": base, "to": target}})
+    if out["delta-rs"]["ok"]:
+        info = out["delta-rs"].pop("info")
+        out["delta-rs"]["correct"] = info.get("numFilesRemoved") == n_files
+        out["delta-rs"].pop("rows", None)
+    out["_about"] = "%d files of `orders`" % n_files
+    return out
+
+
+def startup(work, bin_, runs, scale, failures):
+    """Workload 4: `lakeshell -c "SELECT 1"`, and opening a table with a long history."""
+    import deltalake
+    import pyarrow as pa
+    commits = 2000 if scale >= 0.5 else 200
+    hist = os.path.join(work, "long-history")
+    if not os.path.exists(os.path.join(hist, "ready")):
+        shutil.rmtree(hist, ignore_errors=True)
+        t = os.path.join(hist, "table")
+        one = pa.table({"id": pa.array([0], pa.int64())})
+        deltalake.write_deltalake(t, one, configuration={"delta.checkpointInterval": "100"})
+        dt = deltalake.DeltaTable(t)
+        for i in range(1, commits):
+            deltalake.write_deltalake(dt, pa.table({"id": pa.array([i], pa.int64())}), mode="append")
+        with open(os.path.join(hist, "ready"), "w") as f:
+            f.write("ok\n")
+    table = os.path.join(hist, "table")
+    out = {"select1": {}, "history": {}}
+    out["select1"]["lakeshell"] = lakeshell(bin_, ["-q", "-f", "csv", "-w", os.path.join(work, "wh-empty"), "-c", "SELECT 1"], runs)
+    for peer in PEERS:
+        out["select1"][peer] = spawn_worker({"engine": peer, "kind": "startup", "runs": runs})
+    out["history"]["lakeshell"] = lakeshell(bin_, ["-f", "csv", "-w", os.path.join(work, "wh-empty"), "-c",
+                                                   "SELECT count(*) AS n FROM delta.`%s`" % table], runs)
+    for peer in PEERS:
+        out["history"][peer] = spawn_worker({"engine": peer, "kind": "count", "runs": runs, "target": table})
+    for name, r in out["history"].items():
+        if r["ok"]:
+            ok = r["rows"] == [[float(commits)]]
+            r["correct"] = ok
+            if not ok:
+                failures.append("long history: %s counted %s rows, expected %d" % (name, r["rows"], commits))
+        elif name == "lakeshell":
+            failures.append("long history: lakeshell failed: %s" % r["error"])
+    for part in out.values():
+        for r in part.values():
+            r.pop("rows", None)
+            r.pop("info", None)
+    out["_about"] = "%d commits, a checkpoint every 100" % commits
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def cell(r):
+    if not r:
+        return "n/a"
+    if not r.get("ok"):
+        return "unsupported"
+    mark = "" if r.get("correct", True) else " WRONG"
+    return "%.3f s, %.0f MiB%s" % (r["best"], r["rss_mib"], mark)
+
+
+def ratio(row, engines):
+    me = row.get("lakeshell")
+    peers = [row[e] for e in engines if e != "lakeshell" and row.get(e) and row[e].get("ok") and row[e].get("correct", True)]
+    if not me or not me.get("ok") or not peers:
+        return "n/a"
+    best = min(p["best"] for p in peers)
+    return "%.2f" % (me["best"] / best) if best > 0 else "n/a"
+
+
+def table(title, rows, engines, about=None):
+    lines = ["### " + title, ""]
+    if about:
+        lines += [about, ""]
+    lines.append("| | " + " | ".join(engines) + " | lakeshell / best peer |")
+    lines.append("|---" * (len(engines) + 2) + "|")
+    for name, row in rows:
+        lines.append("| %s | %s | %s |" % (name, " | ".join(cell(row.get(e)) for e in engines), ratio(row, engines)))
+    return "\n".join(lines) + "\n"
+
+
+def versions(bin_):
+    import deltalake
+    import duckdb
+    import polars
+    v = {"lakeshell": subprocess.run([bin_, "--version"], capture_output=True, text=True).stdout.strip(),
+         "duckdb": duckdb.__version__, "polars": polars.__version__, "deltalake (delta-rs)": deltalake.__version__,
+         "python": platform.python_version()}
+    tg = os.path.join(os.path.dirname(sys.executable), "tpchgen-cli")
+    v["tpchgen-cli"] = subprocess.run([tg, "--version"], capture_output=True, text=True).stdout.strip()
+    return v
+
+
+def machine():
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = "%.1f GiB" % (kb / 1024 / 1024)
+    except OSError:
+        pass
+    return "%d cores, %s memory, %s" % (os.cpu_count() or 0, mem, platform.platform())
+
+
+def report(args, res, failures):
+    lines = ["# lakeshell benchmark" + (" (smoke run: answers checked, timings not meaningful)" if args.smoke else ""), "",
+             "Scale factor %s, best of %d runs, %s." % (args.scale, args.runs, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+             "", "Machine: " + machine(), "",
+             "Versions: " + ", ".join("%s %s" % kv for kv in versions(args.lakeshell).items()), "",
+             "Each cell: best wall time of the runs and the process's peak resident memory. lakeshell runs",
+             "as its binary (`lakeshell run q.sql`, a fresh process per run, timed from outside, start-up",
+             "included); each Python peer runs in one fresh worker process per workload that times each run",
+             "(tables opened inside the timed part) and whose peak memory includes the Python interpreter.",
+             "Answers are checked against DuckDB's: numbers agree within a relative %g." % TOLERANCE,
+             "\"unsupported\": the peer could not run the query. Ratio > 1 means lakeshell is slower.", ""]
+    for written_by in ["lakeshell", "delta-rs"]:
+        rows = [(k.split("/")[1], v) for k, v in sorted(res["tpch"].items()) if k.startswith(written_by + "/")]
+        total = {}
+        for e in ENGINES:
+            rs = [v.get(e) for _, v in rows]
+            if all(r and r.get("ok") for r in rs):
+                total[e] = {"ok": True, "best": sum(r["best"] for r in rs), "rss_mib": max(r["rss_mib"] for r in rs)}
+        rows.append(("total (engines that ran all 22)", total))
+        lines.append(table("1. TPC-H on tables written by %s" % written_by, rows, ENGINES))
+    lines.append(table("2. MERGE upsert into lineitem", [("merge", res["merge"])], ["lakeshell", "delta-rs"], res["merge"].get("_about")))
+    lines.append(table("3. Compaction (OPTIMIZE)", [("optimize", res["compaction"])], ["lakeshell", "delta-rs"], res["compaction"].get("_about")))
+    lines.append(table("4. Start-up", [("SELECT 1", res["startup"]["select1"]), ("count(*) of a long history", res["startup"]["history"])],
+                       ENGINES, res["startup"].get("_about")))
+    lines.append("## Checks\n")
+    lines.append("All answers agree." if not failures else "\n".join("- FAILED: " + f for f in failures))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        a = argparse.Namespace(spec=sys.argv[2])
+        return worker(a)
+    p = argparse.ArgumentParser()
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--smoke", action="store_true", help="one run each, answers checked, nothing timed")
+    p.add_argument("--work", default=None)
+    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    p.add_argument("--lakeshell", required=True)
+    args = p.parse_args()
+    if args.scale == int(args.scale):
+        args.scale = int(args.scale)
+    if args.smoke:
+        args.runs = 1
+    args.lakeshell = os.path.abspath(args.lakeshell)
+    work = args.work or os.path.join(os.path.expanduser("~/.cache/lakeshell/bench"), "sf%s" % args.scale)
+    generate(work, args.scale, args.lakeshell)
+    failures = []
+    res = {"tpch": tpch(work, args.lakeshell, args.runs, failures)}
+    res["merge"] = merge(work, args.lakeshell, args.runs, args.scale, failures)
+    res["compaction"] = compaction(work, args.lakeshell, args.runs, args.scale, failures)
+    res["startup"] = startup(work, args.lakeshell, args.runs, args.scale, failures)
+    text = report(args, res, failures)
+    os.makedirs(args.out, exist_ok=True)
+    name = "smoke-sf%s.md" % args.scale if args.smoke else "sf%s.md" % args.scale
+    with open(os.path.join(args.out, name), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, name.replace(".md", ".json")), "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    print(text)
+    if failures:
+        print("bench: %d check(s) failed" % len(failures), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
