@@ -184,11 +184,22 @@ fn peers_read_tables_changed_by_every_statement() {
         CREATE TABLE vac AS SELECT * FROM base;
         DELETE FROM vac WHERE id > 2;
         VACUUM vac RETAIN 0 HOURS;
+        CREATE TABLE ovw AS SELECT * FROM base;
+        INSERT OVERWRITE ovw SELECT * FROM base WHERE id % 2 = 0;
+        CREATE TABLE fsk PARTITIONED BY (name) AS SELECT * FROM base;
         COPY (SELECT * FROM base) TO 'plain/part-0.parquet';
         CONVERT TO DELTA parquet.`plain`;
     "#;
     std::fs::write(d.path().join("all.sql"), script).unwrap();
     run_ok(lakeshell(d.path()).args(["-q", "run", "all.sql"]));
+    // A lost data file, then FSCK REPAIR.
+    let lost = std::fs::read_dir(d.path().join("lakehouse/default/fsk/name=b"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    std::fs::remove_file(lost).unwrap();
+    run_ok(lakeshell(d.path()).args(["-q", "-c", "FSCK REPAIR TABLE fsk"]));
     let cases: Vec<(&str, &str, Vec<Vec<String>>)> = vec![
         (
             "upd",
@@ -254,6 +265,12 @@ fn peers_read_tables_changed_by_every_statement() {
             rows(&[&["1", "a"], &["2", "b"], &["3", "c"], &["4", "d"]]),
         ),
         ("vac", "default/vac", rows(&[&["1", "a"], &["2", "b"]])),
+        ("ovw", "default/ovw", rows(&[&["2", "b"], &["4", "d"]])),
+        (
+            "fsk",
+            "default/fsk",
+            rows(&[&["1", "a"], &["3", "c"], &["4", "d"]]),
+        ),
         (
             "delta.`plain`",
             "../plain",
