@@ -422,8 +422,8 @@ def startup(work, bin_, runs, scale, failures):
     """Workload 4: `lakeshell -c "SELECT 1"`, and opening a table with a long history."""
     import deltalake
     import pyarrow as pa
-    commits = 2000 if scale >= 0.5 else 200
-    hist = os.path.join(work, "long-history")
+    commits = 3000 if scale >= 0.5 else 200
+    hist = os.path.join(work, "long-history-%d" % commits)
     if not os.path.exists(os.path.join(hist, "ready")):
         shutil.rmtree(hist, ignore_errors=True)
         t = os.path.join(hist, "table")
