@@ -4,29 +4,18 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+    ArrayRef, BooleanArray, Int64Array, StringArray, TimestampMillisecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
 use serde_json::Value;
 
-use super::{Engine, Outcome, Rows};
+use super::{rows, Engine, Outcome};
 use crate::delta::history::read_history;
 use crate::error::Result;
 use crate::sql::DescribeStatement;
 
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
-}
-
-fn rows(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<Outcome> {
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
-    let total_rows = batch.num_rows();
-    Ok(Outcome::Rows(Rows {
-        schema,
-        batches: vec![batch],
-        total_rows,
-    }))
 }
 
 fn json_text(v: Option<&Value>) -> Option<String> {

@@ -3,28 +3,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::sql::sqlparser::ast::{BinaryOperator, ColumnDef, ColumnOption, Expr};
 
-use super::{Engine, Outcome, Rows};
+use super::{rows, Engine, Outcome};
 use crate::delta::optimize::PartitionFilter;
 use crate::error::{LakeError, Result};
 use crate::sql::alter::AlterAction;
 use crate::sql::{AlterTableStatement, MaintenanceStatement};
-
-fn rows(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<Outcome> {
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
-    let total_rows = batch.num_rows();
-    Ok(Outcome::Rows(Rows {
-        schema,
-        batches: vec![batch],
-        total_rows,
-    }))
-}
 
 /// `WHERE` of OPTIMIZE as delta-rs partition filters: `col op literal` and `col [NOT] IN (...)`
 /// joined by AND.

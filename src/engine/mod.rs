@@ -63,6 +63,21 @@ pub struct Rows {
     pub total_rows: usize,
 }
 
+/// One batch of rows with `fields`, as an outcome (DESCRIBE, OPTIMIZE, VACUUM ...).
+pub(crate) fn rows(
+    fields: Vec<datafusion::arrow::datatypes::Field>,
+    columns: Vec<datafusion::arrow::array::ArrayRef>,
+) -> Result<Outcome> {
+    let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+    let total_rows = batch.num_rows();
+    Ok(Outcome::Rows(Rows {
+        schema,
+        batches: vec![batch],
+        total_rows,
+    }))
+}
+
 /// How to run one statement.
 #[derive(Debug, Default, Clone)]
 pub struct ExecOptions {
