@@ -50,6 +50,10 @@ pub enum LakeError {
     /// constraint, an ambiguous MERGE), with what to do about it.
     #[error("{0}")]
     Invalid(String),
+    /// Another writer committed a conflicting change while the statement ran; nothing was
+    /// written.
+    #[error("{0}")]
+    Conflict(String),
     /// A bad value in a flag, option or meta command.
     #[error("{0}")]
     Usage(String),

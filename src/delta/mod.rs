@@ -129,7 +129,7 @@ pub(crate) async fn explain_failure(
         ),
         None => "another writer committed".to_string(),
     };
-    LakeError::Invalid(format!(
+    LakeError::Conflict(format!(
         "{}: conflicting write: {who} while this statement ran, and the Delta conflict rules do not allow both ({cause}); nothing was written, run the statement again",
         entry.name
     ))

@@ -433,18 +433,29 @@ impl Engine {
             other => return Err(LakeError::Unsupported(format!("{other} on Delta tables"))),
         };
         let target = self.resolve_reference(&dml.table_name, false).await?;
-        let input = self.run_for_write(dml.input.as_ref().clone(), opts).await?;
-        let req = WriteRequest {
-            target: &target,
-            mode,
-            partition_by: vec![],
-            properties: vec![],
-            comment: None,
-            sql: Some(raw),
-            operation,
-            replace_where: None,
-        };
-        Ok(Outcome::Write(write(&self.state(), input, req).await?))
+        // A blind append never conflicts under Delta's rules, but delta-rs 1.1 counts every
+        // file of the version it read as read, so a concurrent DELETE fails it: run it again
+        // on the new version.
+        let mut attempt = 0;
+        loop {
+            let input = self.run_for_write(dml.input.as_ref().clone(), opts).await?;
+            let req = WriteRequest {
+                target: &target,
+                mode,
+                partition_by: vec![],
+                properties: vec![],
+                comment: None,
+                sql: Some(raw),
+                operation,
+                replace_where: None,
+            };
+            match write(&self.state(), input, req).await {
+                Err(LakeError::Conflict(_)) if mode == WriteMode::Append && attempt < 10 => {
+                    attempt += 1;
+                }
+                done => return Ok(Outcome::Write(done?)),
+            }
+        }
     }
 
     async fn register_external(

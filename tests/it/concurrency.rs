@@ -12,14 +12,23 @@ use super::s3::{s3_env, start_moto, BOTO};
 
 /// Runs the same kind of statement in two processes at once.
 fn together(make: &dyn Fn(&str) -> Command, a: &str, b: &str) -> (Output, Output) {
+    together_paused(make, (a, 2000), (b, 2000))
+}
+
+/// The same, with each writer's pause given: the shorter one commits first.
+fn together_paused(
+    make: &dyn Fn(&str) -> Command,
+    (a, pause_a): (&str, u64),
+    (b, pause_b): (&str, u64),
+) -> (Output, Output) {
     let mut first = make(a);
     let mut second = make(b);
     for c in [&mut first, &mut second] {
         c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
     }
-    first.env("LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS", "2000");
-    second.env("LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS", "2000");
+    first.env("LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS", pause_a.to_string());
+    second.env("LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS", pause_b.to_string());
     let one = first.spawn().expect("first writer");
     let two = second.spawn().expect("second writer");
     (
@@ -73,11 +82,12 @@ fn check_writers(make: &dyn Fn(&str) -> Command, read: &dyn Fn(&str) -> String) 
     let n = read("SELECT n FROM t WHERE id = 1");
     assert!(n == "n\n11\n" || n == "n\n110\n", "{n}");
     assert_eq!(read("SELECT count(*) AS c FROM t"), "c\n4\n");
-    // An append next to a delete does not conflict: both land.
-    let (a, b) = together(
+    // An append next to a delete does not conflict under Delta's rules: both land, also when
+    // the delete commits first (delta-rs refuses the append; lakeshell runs it again).
+    let (a, b) = together_paused(
         make,
-        "DELETE FROM t WHERE id = 2",
-        "INSERT INTO t VALUES (5, 50)",
+        ("DELETE FROM t WHERE id = 2", 1000),
+        ("INSERT INTO t VALUES (5, 50)", 3000),
     );
     assert!(
         a.status.success() && b.status.success(),
