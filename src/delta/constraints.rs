@@ -28,6 +28,26 @@ pub fn check_constraints(table: &DeltaTable) -> Vec<(String, String)> {
     out
 }
 
+/// Every rule a written row must hold, one at a time: `(what, SQL condition)` for each CHECK
+/// constraint and each NOT NULL column.
+pub fn rules(table: &DeltaTable) -> Vec<(String, String)> {
+    let mut rules: Vec<(String, String)> = check_constraints(table)
+        .into_iter()
+        .map(|(n, e)| (format!("CHECK constraint {n}"), e))
+        .collect();
+    if let Ok(snapshot) = table.snapshot() {
+        for f in snapshot.schema().fields() {
+            if !f.is_nullable() {
+                rules.push((
+                    format!("NOT NULL constraint on {}", f.name()),
+                    format!("\"{}\" IS NOT NULL", f.name()),
+                ));
+            }
+        }
+    }
+    rules
+}
+
 /// Adds a CHECK constraint; delta-rs checks the existing rows first.
 pub async fn add(
     state: &SessionState,
@@ -81,20 +101,7 @@ pub fn checked(
 
     let schema = input.schema();
     let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
-    let mut rules: Vec<(String, String)> = check_constraints(table)
-        .into_iter()
-        .map(|(n, e)| (format!("CHECK constraint {n}"), e))
-        .collect();
-    if let Ok(snapshot) = table.snapshot() {
-        for f in snapshot.schema().fields() {
-            if !f.is_nullable() {
-                rules.push((
-                    format!("NOT NULL constraint on {}", f.name()),
-                    format!("\"{}\" IS NOT NULL", f.name()),
-                ));
-            }
-        }
-    }
+    let mut rules = rules(table);
     // Generated columns the input left NULL (INSERT without them) get their expression's value;
     // a value the input gave is kept, and delta-rs checks it matches.
     let mut generated = Vec::new();

@@ -127,22 +127,13 @@ impl Engine {
     ) -> Option<LakeError> {
         let table = crate::delta::open(entry).await.ok()?;
         let snapshot = table.snapshot().ok()?;
-        let mut rules: Vec<(String, String)> = crate::delta::constraints::check_constraints(&table)
-            .into_iter()
-            .map(|(n, e)| (format!("CHECK constraint {n}"), e))
-            .collect();
+        let rules = crate::delta::constraints::rules(&table);
         let mut projection = Vec::new();
         for f in snapshot.schema().fields() {
             let col = datafusion::sql::sqlparser::ast::Ident::with_quote('"', f.name());
             match set.iter().find(|(c, _)| c == f.name()) {
                 Some((_, v)) => projection.push(format!("{v} AS {col}")),
                 None => projection.push(format!("{col}")),
-            }
-            if !f.is_nullable() {
-                rules.push((
-                    format!("NOT NULL constraint on {}", f.name()),
-                    format!("{col} IS NOT NULL"),
-                ));
             }
         }
         let filter = selection.map(|s| format!(" WHERE {s}")).unwrap_or_default();
@@ -151,13 +142,7 @@ impl Engine {
                 "SELECT * FROM (SELECT {} FROM {relation}{filter}) AS updated WHERE NOT coalesce(({check}), false) LIMIT 1",
                 projection.join(", ")
             );
-            let Ok(plan) = self.plan_sql(&sql).await else {
-                continue;
-            };
-            let Ok(df) = self.ctx.execute_logical_plan(plan).await else {
-                continue;
-            };
-            let Ok(batches) = df.collect().await else {
+            let Ok(batches) = self.collect_sql(&sql).await else {
                 continue;
             };
             if let Some(b) = batches.iter().find(|b| b.num_rows() > 0) {
@@ -226,16 +211,7 @@ impl Engine {
                 }
             })
             .collect();
-        let rules: Vec<(String, String)> = crate::delta::constraints::check_constraints(&table)
-            .into_iter()
-            .map(|(n, c)| (format!("CHECK constraint {n}"), c))
-            .chain(arrow.fields().iter().filter(|f| !f.is_nullable()).map(|f| {
-                (
-                    format!("NOT NULL constraint on {}", f.name()),
-                    format!("\"{}\" IS NOT NULL", f.name()),
-                )
-            }))
-            .collect();
+        let rules = crate::delta::constraints::rules(&table);
         let shown: Vec<String> = fields
             .iter()
             .zip(&row)
@@ -246,13 +222,7 @@ impl Engine {
                 "SELECT coalesce(({check}), false) AS ok FROM (SELECT {}) AS refused",
                 values.join(", ")
             );
-            let Ok(plan) = self.plan_sql(&sql).await else {
-                continue;
-            };
-            let Ok(df) = self.ctx.execute_logical_plan(plan).await else {
-                continue;
-            };
-            let Ok(batches) = df.collect().await else {
+            let Ok(batches) = self.collect_sql(&sql).await else {
                 continue;
             };
             let broken = batches.first().is_some_and(|b| {

@@ -241,12 +241,7 @@ impl Engine {
             stmt.on,
             group.join(", ")
         );
-        let batches = self
-            .ctx
-            .execute_logical_plan(self.plan_sql(&sql).await?)
-            .await?
-            .collect()
-            .await?;
+        let batches = self.collect_sql(&sql).await?;
         let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
             return Ok(());
         };

@@ -258,6 +258,12 @@ impl Engine {
             .map_err(|e| self.explain_error(e))
     }
 
+    /// Runs one query written by lakeshell itself and collects its rows.
+    async fn collect_sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let plan = self.plan_sql(sql).await?;
+        Ok(self.ctx.execute_logical_plan(plan).await?.collect().await?)
+    }
+
     /// The Delta table a statement names.
     async fn entry_for(&self, name: &ObjectName) -> Result<TableEntry> {
         let reference = Self::object_reference(name)?;
