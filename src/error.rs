@@ -54,6 +54,9 @@ pub enum LakeError {
     /// written.
     #[error("{0}")]
     Conflict(String),
+    /// A data-quality expectation failed (a FAIL expectation in a write or a check).
+    #[error("{0}")]
+    Expectation(String),
     /// A bad value in a flag, option or meta command.
     #[error("{0}")]
     Usage(String),

@@ -28,6 +28,19 @@ pub enum Changed {
     Tables,
 }
 
+/// What one statement did, for a pipeline's report and run log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The table written or checked.
+    pub table: Option<String>,
+    /// The version the statement committed (or checked).
+    pub version: Option<u64>,
+    /// Rows inserted, updated and deleted by a write; rows returned by a query.
+    pub rows: Option<u64>,
+    /// The tables this statement wrote or changed (for completion).
+    pub changed: bool,
+}
+
 /// Session state around the engine: output settings and destination.
 pub struct Shell {
     pub engine: Engine,
@@ -56,6 +69,16 @@ impl Shell {
 
     /// Runs one SQL statement and prints its outcome.
     pub async fn run_sql(&mut self, raw: &str) -> Result<Changed> {
+        Ok(if self.run_sql_facts(raw).await?.changed {
+            Changed::Tables
+        } else {
+            Changed::Nothing
+        })
+    }
+
+    /// Runs one SQL statement, prints its outcome and says what it did. A CHECK whose failing
+    /// expectations failed is an error, after its rows are shown.
+    pub async fn run_sql_facts(&mut self, raw: &str) -> Result<Facts> {
         let progress = Arc::new(Progress::default());
         let line = ProgressLine::start(Arc::clone(&progress), self.progress && !self.print.quiet);
         let keep_rows = match self.print.format {
@@ -73,16 +96,41 @@ impl Shell {
         };
         line.finish().await;
         let outcome = result?;
-        let changed = match &outcome {
-            Outcome::Write(_) => Changed::Tables,
-            Outcome::Message(_) => Changed::Tables,
-            Outcome::Rows(_) => Changed::Nothing,
+        let facts = match &outcome {
+            Outcome::Write(m) => Facts {
+                table: Some(m.table.clone()),
+                version: Some(m.version),
+                rows: Some(m.rows_inserted + m.rows_updated + m.rows_deleted),
+                changed: true,
+            },
+            Outcome::Message(_) => Facts {
+                changed: true,
+                ..Default::default()
+            },
+            Outcome::Rows(r) => Facts {
+                rows: Some(r.total_rows as u64),
+                ..Default::default()
+            },
+            Outcome::Check(c) => Facts {
+                table: Some(c.table.clone()),
+                rows: Some(c.rows.total_rows as u64),
+                ..Default::default()
+            },
         };
         let print = self.print.clone();
         let mut out = self.out();
         output::print_outcome(&mut *out, &outcome, &print, started.elapsed())?;
         out.flush()?;
-        Ok(changed)
+        if let Outcome::Check(c) = &outcome {
+            if !c.failed.is_empty() {
+                return Err(LakeError::Expectation(format!(
+                    "{}: expectation(s) failed: {}",
+                    c.table,
+                    c.failed.join(", ")
+                )));
+            }
+        }
+        Ok(facts)
     }
 
     /// Runs one meta command.

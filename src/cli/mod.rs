@@ -1,5 +1,5 @@
 //! Flags, resolved once into [`Settings`] that the rest of the program trusts, and the top-level
-//! dispatch: the REPL, `-c`, `run FILE...`, or SQL piped on stdin.
+//! dispatch: the REPL, `-c`, `run DIR|FILE...`, `check FILE...`, or SQL piped on stdin.
 
 pub mod config;
 
@@ -20,7 +20,7 @@ use crate::sql::vars::Vars;
 #[derive(Debug, Parser)]
 #[command(name = "lakeshell", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  lakeshell                                   start the REPL on ./lakehouse\n  lakeshell run sql/quickstart                run every .sql file of a folder, in name order\n  lakeshell -c \"SELECT * FROM 'data.csv'\"     run one statement\n  echo 'SELECT 1;' | lakeshell --format csv   run SQL from stdin"
+    after_help = "Examples:\n  lakeshell                                   start the REPL on ./lakehouse\n  lakeshell run sql/quickstart                run a pipeline folder in dependency order\n  lakeshell run sql/medallion --select silver+  run part of it and what depends on it\n  lakeshell check sql/checks                  evaluate expectation files\n  lakeshell -c \"SELECT * FROM 'data.csv'\"     run one statement\n  echo 'SELECT 1;' | lakeshell --format csv   run SQL from stdin"
 )]
 pub struct Cli {
     /// Warehouse folder or URL (s3://, az://, abfss://, gs://); default ./lakehouse
@@ -53,18 +53,42 @@ pub struct Cli {
     /// REPL history file (default ~/.lakeshell_history)
     #[arg(long, env = "LAKESHELL_HISTORY", global = true)]
     pub history_file: Option<PathBuf>,
+    /// The time now() and freshness checks use (e.g. 2026-11-21T06:00:00Z); default the clock
+    #[arg(long, env = "LAKESHELL_NOW", global = true, value_name = "TIME")]
+    pub now: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run SQL script files in order (a folder runs its .sql files in name order); stops at the
-    /// first failure with file:line and exit code 1
+    /// Run a pipeline: SQL files (a folder's .sql files) in dependency order, worked out from
+    /// the tables each statement reads and writes; stops at the first failure with file:line,
+    /// reports what was skipped, exit code 1. Every statement is logged in lakeshell.run_log.
     Run {
-        /// Script files or folders
+        /// Pipeline folders or script files
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Run only these files (name, stem or a table they write); NAME+ adds what depends on
+        /// it, +NAME what it depends on (repeatable, or comma-separated)
+        #[arg(long, short = 's', value_name = "NAME")]
+        select: Vec<String>,
+        /// Write a JSON report of every statement (file:line, rows, version, duration, status)
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// incremental(...) reads whole tables, ignoring the positions recorded by earlier runs
+        #[arg(long)]
+        full_refresh: bool,
+    },
+    /// Evaluate expectation files (CHECK statements) and print, per expectation, rows checked,
+    /// rows failing, status and failing rows; exit code 1 when a failing expectation fails
+    Check {
+        /// Expectation files or folders
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Check this version: N for every table, or TABLE=N (repeatable)
+        #[arg(long, value_name = "[TABLE=]VERSION")]
+        as_of: Vec<String>,
     },
 }
 
@@ -152,6 +176,9 @@ async fn run_inner(cli: Cli) -> Result<i32> {
     let settings = Settings::resolve(&cli, interactive)?;
     let warehouse = Warehouse::new(settings.warehouse.clone(), settings.storage.clone());
     let engine = Engine::new(warehouse, Vars::new(settings.vars.clone()))?;
+    if let Some(now) = &cli.now {
+        engine.set_now(crate::engine::parse_now(now)?)?;
+    }
     let mut shell = Shell::new(engine, settings.print.clone(), true);
 
     if interactive {
@@ -176,12 +203,28 @@ async fn run_inner(cli: Cli) -> Result<i32> {
             return Ok(exit(failures));
         }
     }
-    if let Some(Command::Run { files }) = &cli.command {
-        for file in expand(files)? {
-            if run(shell.run_file(&file, settings.continue_on_error).await)? {
-                return Ok(exit(failures));
-            }
+    match &cli.command {
+        Some(Command::Run {
+            files,
+            select,
+            report,
+            full_refresh,
+        }) => {
+            let opts = crate::pipeline::RunOptions {
+                select: select.clone(),
+                report: report.clone(),
+                full_refresh: *full_refresh,
+                continue_on_error: settings.continue_on_error,
+            };
+            let code = crate::pipeline::run(&mut shell, files, &opts).await?;
+            return Ok(code.max(exit(failures)));
         }
+        Some(Command::Check { files, as_of }) => {
+            check_as_of(&shell.engine, as_of)?;
+            let code = crate::pipeline::check(&mut shell, files).await?;
+            return Ok(code.max(exit(failures)));
+        }
+        None => {}
     }
     if cli.commands.is_empty() && cli.command.is_none() {
         let mut text = String::new();
@@ -203,32 +246,24 @@ fn exit(failures: usize) -> i32 {
     }
 }
 
-/// Folders expand to their `.sql` files in name order.
-fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| LakeError::Usage(format!("cannot read {}: {e}", p.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "sql"))
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                return Err(LakeError::Usage(format!(
-                    "{} holds no .sql files",
-                    p.display()
-                )));
+/// `--as-of N` and `--as-of TABLE=N`.
+fn check_as_of(engine: &Engine, items: &[String]) -> Result<()> {
+    let mut default = None;
+    let mut tables = HashMap::new();
+    for item in items {
+        let bad = || {
+            LakeError::Usage(format!(
+                "--as-of takes VERSION or TABLE=VERSION, got {item:?}"
+            ))
+        };
+        match item.split_once('=') {
+            Some((t, v)) => {
+                let table = crate::sql::tables::normalise_text(t.trim()).ok_or_else(bad)?;
+                tables.insert(table, v.trim().parse::<u64>().map_err(|_| bad())?);
             }
-            out.extend(files);
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            return Err(LakeError::Usage(format!(
-                "cannot read {}: no such file",
-                p.display()
-            )));
+            None => default = Some(item.trim().parse::<u64>().map_err(|_| bad())?),
         }
     }
-    Ok(out)
+    engine.set_check_versions(default, tables);
+    Ok(())
 }

@@ -180,6 +180,8 @@ pub struct WriteMetrics {
     pub rows_copied: u64,
     pub files_added: u64,
     pub files_removed: u64,
+    /// Lines for the user about the write (expectations that rows broke).
+    pub notes: Vec<String>,
 }
 
 impl WriteMetrics {

@@ -71,3 +71,42 @@ pub async fn unset(
         Some(finalized.version()),
     ))
 }
+
+/// Sets `set` and removes `remove` in one metadata-only commit (attaching and detaching
+/// expectations together, so a CREATE OR REPLACE leaves exactly the declared ones).
+pub async fn update(
+    entry: &TableEntry,
+    set: &[(String, String)],
+    remove: &[String],
+    sql: &str,
+    operation_name: &str,
+) -> Result<WriteMetrics> {
+    let table = open(entry).await?;
+    let snapshot = table.snapshot().map_err(on_table(entry))?;
+    let mut metadata = snapshot.metadata().clone();
+    for k in remove {
+        if metadata.configuration().contains_key(k) {
+            metadata = metadata
+                .remove_config_key(k)
+                .map_err(|e| LakeError::Invalid(format!("{}: {e}", entry.name)))?;
+        }
+    }
+    for (k, v) in set {
+        metadata = metadata
+            .add_config_key(k.clone(), v.clone())
+            .map_err(|e| LakeError::Invalid(format!("{}: {e}", entry.name)))?;
+    }
+    let operation = DeltaOperation::SetTableProperties {
+        properties: set.iter().cloned().collect(),
+    };
+    let finalized = CommitBuilder::from(commit_properties(Some(sql)))
+        .with_actions(vec![Action::Metadata(metadata)])
+        .build(Some(snapshot), table.log_store(), operation)
+        .await
+        .map_err(on_table(entry))?;
+    Ok(WriteMetrics::new(
+        entry,
+        operation_name,
+        Some(finalized.version()),
+    ))
+}

@@ -43,6 +43,8 @@ pub struct WriteRequest<'a> {
     pub operation: &'a str,
     /// `REPLACE WHERE` predicate (SQL) for an overwrite of the matching rows only.
     pub replace_where: Option<String>,
+    /// Add columns the table lacks (lakeshell's own tables: quarantine, results, logs).
+    pub merge_schema: bool,
 }
 
 /// Runs the write and returns its metrics.
@@ -87,6 +89,9 @@ pub async fn write(
         .with_commit_properties(commit_properties(req.sql));
     if let Some(p) = &req.replace_where {
         builder = builder.with_replace_where(p.clone());
+    }
+    if req.merge_schema && exists {
+        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
     }
     if req.mode == WriteMode::Replace {
         // A replace sets the schema and partitioning anew, as Databricks' CREATE OR REPLACE does.

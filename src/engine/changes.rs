@@ -5,6 +5,7 @@
 //! DataFusion plans table functions synchronously and a change feed is read asynchronously, so
 //! each call is read before planning into a session table with a generated name, and the call
 //! is rewritten to that name (aliased `table_changes` unless the query gives an alias).
+//! `incremental('table')` (see [`super::incremental`]) is read the same way.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -26,7 +27,23 @@ use crate::sql::time_travel::AsOf;
 /// The prefix of the session tables holding change feeds.
 const PREFIX: &str = "__lakeshell_changes_";
 
-fn is_changes(tf: &TableFactor) -> Option<Vec<Expr>> {
+/// The table functions read before planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    TableChanges,
+    Incremental,
+}
+
+impl Feed {
+    fn name(self) -> &'static str {
+        match self {
+            Feed::TableChanges => "table_changes",
+            Feed::Incremental => "incremental",
+        }
+    }
+}
+
+fn is_changes(tf: &TableFactor) -> Option<(Feed, Vec<Expr>)> {
     let TableFactor::Table {
         name,
         args: Some(args),
@@ -38,10 +55,15 @@ fn is_changes(tf: &TableFactor) -> Option<Vec<Expr>> {
     let [ObjectNamePart::Identifier(f)] = name.0.as_slice() else {
         return None;
     };
-    if !f.value.eq_ignore_ascii_case("table_changes") {
+    let feed = if f.value.eq_ignore_ascii_case("table_changes") {
+        Feed::TableChanges
+    } else if f.value.eq_ignore_ascii_case("incremental") {
+        Feed::Incremental
+    } else {
         return None;
-    }
-    Some(
+    };
+    Some((
+        feed,
         args.args
             .iter()
             .map(|a| match a {
@@ -49,10 +71,10 @@ fn is_changes(tf: &TableFactor) -> Option<Vec<Expr>> {
                 other => Expr::Identifier(Ident::new(other.to_string())),
             })
             .collect(),
-    )
+    ))
 }
 
-struct Collect(Vec<Vec<Expr>>);
+struct Collect(Vec<(Feed, Vec<Expr>)>);
 impl VisitorMut for Collect {
     type Break = ();
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
@@ -67,9 +89,9 @@ struct Rewrite(Vec<String>, usize);
 impl VisitorMut for Rewrite {
     type Break = ();
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
-        if is_changes(tf).is_none() {
+        let Some((feed, _)) = is_changes(tf) else {
             return ControlFlow::Continue(());
-        }
+        };
         if let (
             TableFactor::Table {
                 name, args, alias, ..
@@ -82,7 +104,7 @@ impl VisitorMut for Rewrite {
             if alias.is_none() {
                 *alias = Some(TableAlias {
                     explicit: true,
-                    name: Ident::new("table_changes"),
+                    name: Ident::new(feed.name()),
                     columns: vec![],
                     at: None,
                 });
@@ -102,8 +124,11 @@ impl Engine {
             return Ok(());
         }
         let mut names = Vec::new();
-        for args in found.0 {
-            let provider = self.read_changes(&args).await?;
+        for (feed, args) in found.0 {
+            let provider = match feed {
+                Feed::TableChanges => self.read_changes(&args).await?,
+                Feed::Incremental => self.read_incremental(&args).await?,
+            };
             let n = {
                 let mut held = self
                     .change_tables
@@ -149,20 +174,8 @@ impl Engine {
         if !(2..=3).contains(&args.len()) {
             return Err(usage());
         }
-        let table = match &args[0] {
-            Expr::Value(v) => match &v.value {
-                Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
-                _ => return Err(usage()),
-            },
-            Expr::Identifier(i) => i.value.clone(),
-            _ => return Err(usage()),
-        };
-        let reference = if table.contains('/') || table.contains(':') {
-            datafusion::common::TableReference::partial("delta", table.as_str())
-        } else {
-            datafusion::common::TableReference::parse_str(&table)
-        };
-        let entry = self.resolve_reference(&reference, false).await?;
+        let table = text_arg(&args[0]).ok_or_else(usage)?;
+        let entry = self.table_named(&table).await?;
         let opened = crate::delta::open(&entry).await?;
         let bound = |e: &Expr| -> Option<u64> {
             match e {
@@ -203,6 +216,30 @@ impl Engine {
             .await
             .map_err(|e| LakeError::from(e).on_table(entry.name.clone()))?;
         Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+    }
+}
+
+/// A string (or bare name) argument of a table function.
+pub(super) fn text_arg(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        Expr::Identifier(i) => Some(i.value.clone()),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// The Delta table a table function names: `'schema.table'` or a path.
+    pub(super) async fn table_named(&self, table: &str) -> Result<crate::catalog::TableEntry> {
+        let reference = if table.contains('/') || table.contains(':') {
+            datafusion::common::TableReference::partial("delta", table)
+        } else {
+            datafusion::common::TableReference::parse_str(table)
+        };
+        self.resolve_reference(&reference, false).await
     }
 }
 

@@ -47,7 +47,12 @@ impl Engine {
                 target: &target,
                 columns,
                 partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
-                properties: ct.properties.clone(),
+                properties: ct
+                    .properties
+                    .iter()
+                    .cloned()
+                    .chain(ct.expectations.iter().map(crate::expectations::property))
+                    .collect(),
                 comment: ct.comment.clone(),
                 replace: exists,
                 sql: raw,
@@ -63,6 +68,21 @@ impl Engine {
             .await
             .map_err(|e| self.explain_error(e))?;
         let input = self.run_for_write(plan, opts).await?;
+        // A replaced table keeps its attached expectations unless the statement declares its own.
+        let (input, enforcement) = if ct.expectations.is_empty() {
+            self.enforced(input, &target, &[]).await?
+        } else {
+            crate::expectations::enforce::enforce(
+                &self.state(),
+                input,
+                &target.name,
+                &ct.expectations,
+            )?
+        };
+        let mut properties = ct.properties.clone();
+        if !exists {
+            properties.extend(ct.expectations.iter().map(crate::expectations::property));
+        }
         let (mode, operation) = if exists {
             (WriteMode::Replace, "CREATE OR REPLACE TABLE AS SELECT")
         } else {
@@ -72,15 +92,42 @@ impl Engine {
             target: &target,
             mode,
             partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
-            properties: ct.properties.clone(),
+            properties,
             comment: ct.comment.clone(),
             sql: Some(raw),
             operation,
             replace_where: None,
+            merge_schema: false,
         };
-        let metrics = write(&self.state(), input, req).await?;
+        let mut metrics = write(&self.state(), input, req).await?;
+        if exists && !ct.expectations.is_empty() {
+            metrics.version = self.attach_only(&target, &ct.expectations, raw).await?;
+        }
         self.register_location(&ct, &reference).await?;
+        self.record_enforcement(&target, &mut metrics, enforcement)
+            .await?;
         Ok(Outcome::Write(metrics))
+    }
+
+    /// Makes `declared` the table's attached expectations (one metadata commit); returns the
+    /// version committed.
+    pub(super) async fn attach_only(
+        &self,
+        target: &TableEntry,
+        declared: &[crate::sql::Expectation],
+        raw: &str,
+    ) -> Result<u64> {
+        let stale: Vec<String> = self
+            .attached_expectations(target)
+            .await?
+            .iter()
+            .map(|e| crate::expectations::property(e).0)
+            .collect();
+        let set: Vec<(String, String)> =
+            declared.iter().map(crate::expectations::property).collect();
+        let m =
+            crate::delta::properties::update(target, &set, &stale, raw, "SET EXPECTATIONS").await?;
+        Ok(m.version)
     }
 
     /// A table created at an explicit LOCATION is registered under its name.
@@ -163,6 +210,7 @@ impl Engine {
             sql: Some(raw),
             operation: &format!("CLONE {} version {version}", source.name),
             replace_where: None,
+            merge_schema: false,
         };
         let m = write(&self.state(), input, req).await?;
         let reference = Self::object_reference(&ct.name)?;

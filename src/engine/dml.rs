@@ -385,6 +385,7 @@ impl Engine {
             .await
             .map_err(|e| self.explain_error(e))?;
         let input = self.run_for_write(plan, opts).await?;
+        let (input, enforcement) = self.enforced(input, &entry, &[]).await?;
         let req = WriteRequest {
             target: &entry,
             mode: WriteMode::Overwrite,
@@ -394,8 +395,11 @@ impl Engine {
             sql: Some(raw),
             operation: "INSERT REPLACE WHERE",
             replace_where: Some(stmt.predicate.to_string()),
+            merge_schema: false,
         };
-        Ok(Outcome::Write(write(&self.state(), input, req).await?))
+        let mut m = write(&self.state(), input, req).await?;
+        self.record_enforcement(&entry, &mut m, enforcement).await?;
+        Ok(Outcome::Write(m))
     }
 }
 

@@ -245,8 +245,27 @@ impl Engine {
                 constraints::add(&self.state(), &entry, &name.value, &check.to_string(), raw)
                     .await?
             }
+            AlterAction::AddExpectation(e) => self.attach_expectation(&entry, &e, raw).await?,
             AlterAction::DropConstraint { name, if_exists } => {
-                constraints::drop(&entry, &name.value, if_exists, raw).await?
+                let key = format!("{}{}", crate::expectations::PROPERTY_PREFIX, name.value);
+                let table = crate::delta::open(&entry).await?;
+                let is_expectation = table
+                    .snapshot()
+                    .map_err(crate::delta::on_table(&entry))?
+                    .metadata()
+                    .configuration()
+                    .contains_key(&key);
+                if is_expectation {
+                    let mut m =
+                        properties::update(&entry, &[], &[key], raw, "DROP EXPECTATION").await?;
+                    m.notes.push(format!(
+                        "expectation {} is no longer enforced on {}",
+                        name.value, entry.name
+                    ));
+                    m
+                } else {
+                    constraints::drop(&entry, &name.value, if_exists, raw).await?
+                }
             }
             AlterAction::SetProperties(p) => properties::set(&entry, &p, raw).await?,
             AlterAction::UnsetProperties { keys, if_exists } => {
@@ -259,6 +278,53 @@ impl Engine {
             AlterAction::DropNotNull(c) => columns::drop_not_null(&entry, &c.value, raw).await?,
         };
         Ok(Outcome::Write(m))
+    }
+
+    /// `ALTER TABLE t ADD CONSTRAINT name EXPECT ...`: a row condition must plan over the
+    /// table's columns; existing rows are not tested (CHECK does that).
+    async fn attach_expectation(
+        &self,
+        entry: &crate::catalog::TableEntry,
+        e: &crate::sql::Expectation,
+        raw: &str,
+    ) -> Result<crate::delta::WriteMetrics> {
+        let table = crate::delta::open(entry).await?;
+        let snapshot = table.snapshot().map_err(crate::delta::on_table(entry))?;
+        let key = crate::expectations::property(e);
+        if snapshot
+            .metadata()
+            .configuration()
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case(&format!("delta.constraints.{}", e.name.value)))
+        {
+            return Err(LakeError::Invalid(format!(
+                "{}: a CHECK constraint is already named {}",
+                entry.name, e.name.value
+            )));
+        }
+        if let crate::sql::expectation::Check::Condition(c) = &e.check {
+            let url = crate::catalog::display_url(&entry.url);
+            let sql = format!("SELECT * FROM delta.`{url}` WHERE {c} LIMIT 0");
+            self.plan_sql(&sql).await.map_err(|err| {
+                LakeError::Invalid(format!(
+                    "expectation {} on {}: {err}",
+                    e.name.value, entry.name
+                ))
+            })?;
+        }
+        let mut m =
+            crate::delta::properties::update(entry, &[key], &[], raw, "ADD EXPECTATION").await?;
+        m.notes.push(format!(
+            "expectation {} is attached to {}: {}",
+            e.name.value,
+            entry.name,
+            if e.is_row_check() {
+                "INSERT, CREATE TABLE AS and MERGE enforce it, and CHECK evaluates it"
+            } else {
+                "CHECK and lakeshell check evaluate it over the whole table"
+            }
+        ));
+        Ok(m)
     }
 
     /// Delta fields for column definitions: types through DataFusion's SQL type mapping,

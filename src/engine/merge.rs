@@ -65,6 +65,7 @@ impl Engine {
             .ctx
             .execute_logical_plan(self.plan_sql(&source_sql).await?)
             .await?;
+        let (source, enforcement) = self.enforce_source(source, &entry).await?;
         let source_cols: Vec<String> = source
             .schema()
             .fields()
@@ -181,12 +182,52 @@ impl Engine {
             schema_evolution: stmt.schema_evolution,
         };
         match crate::delta::merge::merge(&self.state(), &entry, plan, raw).await {
-            Ok(m) => Ok(Outcome::Write(m)),
+            Ok(mut m) => {
+                if let Some(e) = enforcement {
+                    self.record_enforcement(&entry, &mut m, e).await?;
+                }
+                Ok(Outcome::Write(m))
+            }
             Err(e) if e.to_string().contains("Invalid data found") => {
                 Err(self.explain_preview(&entry, "MERGE INTO", e).await)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The target's row expectations, enforced on the MERGE source's rows (by column name)
+    /// before delta-rs merges them. The source is read once into memory for this, so the rows
+    /// dropped are exactly those held back.
+    async fn enforce_source(
+        &self,
+        source: DataFrame,
+        entry: &crate::catalog::TableEntry,
+    ) -> Result<(DataFrame, Option<crate::expectations::enforce::Shared>)> {
+        let expectations = self.attached_expectations(entry).await?;
+        if !expectations.iter().any(|e| e.is_row_check()) {
+            return Ok((source, None));
+        }
+        let stream = source.execute_stream().await?;
+        let (stream, shared) = crate::expectations::enforce::enforce(
+            &self.state(),
+            stream,
+            &entry.name,
+            &expectations,
+        )
+        .map_err(|e| {
+            LakeError::Invalid(format!(
+                "MERGE into {}: the source must have the columns its expectations name ({e})",
+                entry.name
+            ))
+        })?;
+        let schema = stream.schema();
+        let batches: Vec<datafusion::arrow::array::RecordBatch> =
+            futures::TryStreamExt::try_collect(stream).await?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        Ok((
+            self.ctx.read_table(std::sync::Arc::new(table))?,
+            Some(shared),
+        ))
     }
 
     /// Fails when an UPDATE or DELETE clause would apply to one target row for several source

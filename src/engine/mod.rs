@@ -3,13 +3,16 @@
 //! to render. The dispatch `match` in [`Engine::execute`] is the map of what lakeshell does.
 
 mod changes;
+mod clock;
 mod create;
 mod describe;
 mod dml;
+mod incremental;
 mod inspect;
 mod maintenance;
 mod merge;
 pub mod progress;
+mod quality;
 mod travel;
 
 use std::sync::Arc;
@@ -30,8 +33,11 @@ use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement as SQLStatement};
 use futures::StreamExt;
 
+pub use clock::parse_now;
+pub use incremental::Step;
 pub use inspect::TableSummary;
 pub use progress::{Progress, ProgressSnapshot};
+pub use quality::CheckReport;
 
 use crate::catalog::provider::{LakeUrlTables, WarehouseCatalog};
 use crate::catalog::stores::LakeStores;
@@ -52,6 +58,8 @@ pub enum Outcome {
     Write(WriteMetrics),
     /// A statement that returns no rows, with a line for the user.
     Message(String),
+    /// What `CHECK` found (rows to show, and whether a failing expectation failed).
+    Check(CheckReport),
 }
 
 /// Query results kept for rendering.
@@ -98,6 +106,17 @@ pub struct Engine {
     settings: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Session tables holding the change feeds `table_changes(...)` read for this statement.
     change_tables: std::sync::Mutex<Vec<String>>,
+    /// This process's run id, recorded with quality figures, quarantined rows and run logs.
+    run_id: String,
+    /// "Now" when it was set (`--now`, `SET lakeshell.now`); the clock otherwise.
+    now: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The pipeline step statements run in (None outside `lakeshell run`).
+    step: std::sync::Mutex<Option<Step>>,
+    /// Positions `incremental(...)` read in this statement, recorded when it succeeds.
+    pending: std::sync::Mutex<Vec<incremental::Pending>>,
+    /// `lakeshell check --as-of`: the version CHECK reads when it names none (all tables, and
+    /// per table).
+    check_versions: std::sync::Mutex<(Option<u64>, std::collections::HashMap<String, u64>)>,
 }
 
 impl Engine {
@@ -156,6 +175,11 @@ impl Engine {
             vars,
             settings: Default::default(),
             change_tables: Default::default(),
+            run_id: uuid::Uuid::new_v4().to_string(),
+            now: Default::default(),
+            step: Default::default(),
+            pending: Default::default(),
+            check_versions: Default::default(),
         })
     }
 
@@ -169,14 +193,32 @@ impl Engine {
         self.ctx.state()
     }
 
-    /// Runs one statement, written as `raw` (before `${var}` substitution).
+    /// `raw` with `${var}`s substituted.
+    pub fn substitute(&self, raw: &str) -> Result<String> {
+        self.vars.substitute(raw)
+    }
+
+    /// Runs one statement, written as `raw` (before `${var}` substitution). Positions that
+    /// `incremental(...)` read are recorded only when it succeeds.
     pub async fn execute(&self, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
+        self.drop_pending();
+        let out = self.execute_statement(raw, opts).await;
+        match &out {
+            Ok(_) => self.record_positions().await?,
+            Err(_) => self.drop_pending(),
+        }
+        out
+    }
+
+    async fn execute_statement(&self, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
         self.drop_change_tables();
         let sql = self.vars.substitute(raw)?;
-        if let Some(msg) = self.lake_setting(&sql) {
+        if let Some(msg) = self.lake_setting(&sql)? {
             return Ok(Outcome::Message(msg));
         }
         let stmt = parse_statement(&sql)?;
+        let writes = crate::sql::tables::tables(&stmt).writes;
+        self.set_step_target(writes.into_iter().next().unwrap_or_else(|| "query".into()));
         match stmt {
             LakeStatement::CreateTable(ct) => self.create_table(ct, raw, opts).await,
             LakeStatement::Describe(d) => self.describe(d).await,
@@ -184,6 +226,7 @@ impl Engine {
             LakeStatement::Merge(m) => self.merge(*m, raw).await,
             LakeStatement::AlterTable(a) => self.alter(a, raw).await,
             LakeStatement::ReplaceWhere(r) => self.replace_where(r, raw, opts).await,
+            LakeStatement::Check(c) => self.check(c).await,
             LakeStatement::DataFusion(mut df) => {
                 self.travel_statement(&mut df).await?;
                 match *df {
@@ -210,25 +253,35 @@ impl Engine {
 
     /// `SET spark.… = value` and `SET lakeshell.… = value`: settings of lakeshell's own (and
     /// Databricks' names for them), which DataFusion's SET would reject.
-    fn lake_setting(&self, sql: &str) -> Option<String> {
+    fn lake_setting(&self, sql: &str) -> Result<Option<String>> {
         let t = sql.trim().trim_end_matches(';').trim();
-        t.get(..4).filter(|h| h.eq_ignore_ascii_case("set "))?;
+        if !t.get(..4).is_some_and(|h| h.eq_ignore_ascii_case("set ")) {
+            return Ok(None);
+        }
         let body = t[4..].trim();
         let lower = body.to_ascii_lowercase();
         if !(lower.starts_with("spark.") || lower.starts_with("lakeshell.")) {
-            return None;
+            return Ok(None);
         }
         let (key, value) = match body.split_once('=') {
             Some((k, v)) => (k.trim(), v.trim()),
-            None => body
-                .split_once(char::is_whitespace)
-                .map(|(k, v)| (k.trim(), v.trim()))?,
+            None => match body.split_once(char::is_whitespace) {
+                Some((k, v)) => (k.trim(), v.trim()),
+                None => return Ok(None),
+            },
         };
         let value = value.trim_matches(|c| c == '\'' || c == '"').to_string();
+        if key.eq_ignore_ascii_case("lakeshell.now") {
+            self.set_now(clock::parse_now(&value)?)?;
+            return Ok(Some(format!(
+                "now is {}",
+                self.now().format("%Y-%m-%d %H:%M:%S UTC")
+            )));
+        }
         if let Ok(mut s) = self.settings.lock() {
             s.insert(key.to_ascii_lowercase(), value.clone());
         }
-        Some(format!("{key} = {value}"))
+        Ok(Some(format!("{key} = {value}")))
     }
 
     /// A boolean setting made with SET, or `default`.
@@ -445,6 +498,7 @@ impl Engine {
         let mut attempt = 0;
         loop {
             let input = self.run_for_write(dml.input.as_ref().clone(), opts).await?;
+            let (input, enforcement) = self.enforced(input, &target, &[]).await?;
             let req = WriteRequest {
                 target: &target,
                 mode,
@@ -454,12 +508,18 @@ impl Engine {
                 sql: Some(raw),
                 operation,
                 replace_where: None,
+                merge_schema: false,
             };
             match write(&self.state(), input, req).await {
                 Err(LakeError::Conflict(_)) if mode == WriteMode::Append && attempt < 10 => {
                     attempt += 1;
                 }
-                done => return Ok(Outcome::Write(done?)),
+                done => {
+                    let mut m = done?;
+                    self.record_enforcement(&target, &mut m, enforcement)
+                        .await?;
+                    return Ok(Outcome::Write(m));
+                }
             }
         }
     }

@@ -145,8 +145,23 @@ pub fn print_outcome(
                     ..opts.clone()
                 },
                 elapsed,
-            )
+            )?;
+            if opts.format.is_for_people() {
+                for n in &m.notes {
+                    writeln!(out, "note: {n}")?;
+                }
+            }
+            Ok(())
         }
+        Outcome::Check(report) => print_rows(
+            out,
+            &report.rows,
+            &PrintOptions {
+                max_rows: None,
+                ..opts.clone()
+            },
+            elapsed,
+        ),
         Outcome::Message(msg) => {
             if opts.quiet || !opts.format.is_for_people() {
                 return Ok(());
@@ -231,6 +246,11 @@ pub fn print_rows(
 /// Prints an error as one line: `error: file:line: statement: cause`.
 pub fn print_error(err: &mut dyn Write, e: &LakeError) {
     let _ = writeln!(err, "error: {}", crate::error::one_line(&e.to_string()));
+}
+
+/// The closing line of a pipeline run (on stderr, so stdout stays data).
+pub fn print_run_summary(err: &mut dyn Write, line: &str) {
+    let _ = writeln!(err, "{line}");
 }
 
 /// "3 rows (0.012 s)", or "1000 rows, 40 shown (\maxrows N to see more)".

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ALTER TABLE table ADD CONSTRAINT name CHECK (condition)
+//! ALTER TABLE table ADD CONSTRAINT name EXPECT ... [ON VIOLATION ...]   (an expectation)
 //! ALTER TABLE table DROP CONSTRAINT [IF EXISTS] name
 //! ALTER TABLE table ADD COLUMN[S] (col type [NOT NULL] [COMMENT 'text'], ...)
 //! ALTER TABLE table SET TBLPROPERTIES ('key' = 'value', ...)
@@ -21,11 +22,22 @@ use super::{fmt_properties, parse_properties, parse_table, peek_word};
 /// What an ALTER TABLE changes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlterAction {
-    AddConstraint { name: Ident, check: Box<Expr> },
-    DropConstraint { name: Ident, if_exists: bool },
+    AddConstraint {
+        name: Ident,
+        check: Box<Expr>,
+    },
+    /// Attaches an expectation ([`super::expectation`]).
+    AddExpectation(Box<super::Expectation>),
+    DropConstraint {
+        name: Ident,
+        if_exists: bool,
+    },
     AddColumns(Vec<ColumnDef>),
     SetProperties(Vec<(String, String)>),
-    UnsetProperties { keys: Vec<String>, if_exists: bool },
+    UnsetProperties {
+        keys: Vec<String>,
+        if_exists: bool,
+    },
     DropNotNull(Ident),
 }
 
@@ -41,7 +53,9 @@ pub(crate) fn parse(parser: &mut Parser) -> Result<AlterTableStatement, ParserEr
     parser.expect_keywords(&[Keyword::ALTER, Keyword::TABLE])?;
     let table = parse_table(parser)?;
     let action = if parser.parse_keyword(Keyword::ADD) {
-        if parser.parse_keyword(Keyword::CONSTRAINT) {
+        if parser.peek_keyword(Keyword::CONSTRAINT) && peek_word(parser, 2) == "EXPECT" {
+            AlterAction::AddExpectation(Box::new(super::Expectation::parse(parser)?))
+        } else if parser.parse_keyword(Keyword::CONSTRAINT) {
             let name = parser.parse_identifier()?;
             parser.expect_keyword(Keyword::CHECK)?;
             parser.expect_token(&Token::LParen)?;
@@ -95,6 +109,7 @@ impl fmt::Display for AlterTableStatement {
             AlterAction::AddConstraint { name, check } => {
                 write!(f, "ADD CONSTRAINT {name} CHECK ({check})")
             }
+            AlterAction::AddExpectation(e) => write!(f, "ADD {e}"),
             AlterAction::DropConstraint { name, if_exists } => {
                 let ie = if *if_exists { "IF EXISTS " } else { "" };
                 write!(f, "DROP CONSTRAINT {ie}{name}")

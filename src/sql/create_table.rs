@@ -1,7 +1,7 @@
 //! `CREATE TABLE` for Delta tables, in the form Databricks SQL users write:
 //!
 //! ```text
-//! CREATE [OR REPLACE] TABLE [IF NOT EXISTS] name [(column_def, ...)]
+//! CREATE [OR REPLACE] TABLE [IF NOT EXISTS] name [(column_def | expectation, ...)]
 //!     [USING DELTA] [PARTITIONED BY (col, ...)] [LOCATION 'url'] [COMMENT 'text']
 //!     [TBLPROPERTIES ('key' = 'value', ...)]
 //!     [AS query]
@@ -10,7 +10,9 @@
 //! ```
 //!
 //! DataFusion's own `CREATE TABLE ... AS` makes an in-memory table whose data vanishes with the
-//! session, so every `CREATE TABLE` is parsed here and written as Delta.
+//! session, so every `CREATE TABLE` is parsed here and written as Delta. Expectations
+//! (`CONSTRAINT name EXPECT ...`, as in Delta Live Tables) may stand among the columns: they are
+//! enforced on the rows written and attached to the table.
 
 use std::fmt;
 
@@ -26,6 +28,7 @@ pub struct CreateTableStatement {
     pub if_not_exists: bool,
     pub name: ObjectName,
     pub columns: Vec<ColumnDef>,
+    pub expectations: Vec<super::Expectation>,
     pub partitioned_by: Vec<Ident>,
     pub location: Option<String>,
     pub comment: Option<String>,
@@ -76,15 +79,27 @@ pub(crate) fn parse(
         });
     }
     let mut columns = Vec::new();
+    let mut expectations = Vec::new();
     if clone.is_none() && parser.peek_token().token == Token::LParen && !starts_query(parser) {
-        let (cols, _constraints) = parser.parse_columns()?;
-        columns = cols;
+        parser.expect_token(&Token::LParen)?;
+        loop {
+            if parser.peek_keyword(Keyword::CONSTRAINT) && super::peek_word(parser, 2) == "EXPECT" {
+                expectations.push(super::Expectation::parse(parser)?);
+            } else {
+                columns.push(parser.parse_column_def()?);
+            }
+            if !parser.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        parser.expect_token(&Token::RParen)?;
     }
     let mut stmt = CreateTableStatement {
         or_replace,
         if_not_exists,
         name,
         columns,
+        expectations,
         partitioned_by: vec![],
         location: None,
         comment: None,
@@ -150,8 +165,13 @@ impl fmt::Display for CreateTableStatement {
                 write!(f, " {v}")?;
             }
         }
-        if !self.columns.is_empty() {
-            let cols: Vec<String> = self.columns.iter().map(|c| c.to_string()).collect();
+        if !self.columns.is_empty() || !self.expectations.is_empty() {
+            let cols: Vec<String> = self
+                .expectations
+                .iter()
+                .map(|e| e.to_string())
+                .chain(self.columns.iter().map(|c| c.to_string()))
+                .collect();
             write!(f, " ({})", cols.join(", "))?;
         }
         if self.clone.is_none() {

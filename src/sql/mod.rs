@@ -8,6 +8,7 @@
 //! - `MERGE INTO` with `UPDATE SET *` / `INSERT *` ([`merge`]).
 //! - `ALTER TABLE` constraints, columns and properties ([`alter`]).
 //! - `INSERT INTO t REPLACE WHERE ...` ([`insert`]).
+//! - `CHECK table (CONSTRAINT name EXPECT ...)` and the expectation grammar ([`expectation`]).
 //!
 //! Everything else (queries, `INSERT`, `UPDATE`, `DELETE`, `EXPLAIN`, `CREATE EXTERNAL TABLE`,
 //! `SET`, ...) is DataFusion's, and the engine decides which of those it routes to Delta. Table
@@ -17,11 +18,13 @@ pub mod alter;
 pub mod create_table;
 pub mod describe;
 pub mod dialect;
+pub mod expectation;
 pub mod insert;
 pub mod maintenance;
 pub mod merge;
 pub mod redact;
 pub mod split;
+pub mod tables;
 pub mod time_travel;
 pub mod vars;
 
@@ -36,6 +39,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 pub use alter::AlterTableStatement;
 pub use create_table::CreateTableStatement;
 pub use describe::DescribeStatement;
+pub use expectation::{CheckStatement, Expectation};
 pub use insert::ReplaceWhereStatement;
 pub use maintenance::MaintenanceStatement;
 pub use merge::MergeStatement;
@@ -52,6 +56,8 @@ pub enum LakeStatement {
     Merge(Box<MergeStatement>),
     AlterTable(AlterTableStatement),
     ReplaceWhere(ReplaceWhereStatement),
+    /// `CHECK table [(expectations)]`.
+    Check(CheckStatement),
     /// Anything DataFusion's parser understands.
     DataFusion(Box<DFStatement>),
 }
@@ -65,6 +71,7 @@ impl fmt::Display for LakeStatement {
             LakeStatement::Merge(s) => write!(f, "{s}"),
             LakeStatement::AlterTable(s) => write!(f, "{s}"),
             LakeStatement::ReplaceWhere(s) => write!(f, "{s}"),
+            LakeStatement::Check(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
         }
     }
@@ -120,6 +127,7 @@ fn parse_one(
             LakeStatement::Maintenance(maintenance::parse(parser)?)
         }
         ("MERGE", _) => LakeStatement::Merge(Box::new(merge::parse(parser)?)),
+        ("CHECK", _) => LakeStatement::Check(expectation::parse_check_statement(parser)?),
         ("ALTER", "TABLE") => LakeStatement::AlterTable(alter::parse(parser)?),
         ("INSERT", _) if insert::is_replace_where(parser) => {
             LakeStatement::ReplaceWhere(insert::parse(parser)?)
@@ -284,6 +292,10 @@ mod tests {
             "MERGE WITH SCHEMA EVOLUTION INTO t USING s ON t.id = s.id WHEN MATCHED AND s.x > 1 THEN UPDATE SET * WHEN MATCHED THEN DELETE WHEN NOT MATCHED BY TARGET THEN INSERT * WHEN NOT MATCHED BY SOURCE THEN UPDATE SET t.x = 0",
             "MERGE INTO t AS a USING (SELECT 1 AS id) AS b ON a.id = b.id WHEN NOT MATCHED AND b.id > 0 THEN INSERT (id) VALUES (b.id)",
             "ALTER TABLE t ADD CONSTRAINT pos CHECK (x > 0)",
+            "ALTER TABLE t ADD CONSTRAINT pos EXPECT (x > 0) ON VIOLATION DROP ROW",
+            "CHECK TABLE t",
+            "CREATE OR REPLACE TABLE s.t (CONSTRAINT ok EXPECT (id IS NOT NULL) ON VIOLATION DROP ROW, id BIGINT) AS SELECT 1 AS id",
+            "CREATE TABLE t (CONSTRAINT ok EXPECT (id > 0)) AS SELECT 1 AS id",
             "ALTER TABLE t DROP CONSTRAINT IF EXISTS pos",
             "ALTER TABLE t ADD COLUMNS (c INT COMMENT 'n', d STRING)",
             "ALTER TABLE t SET TBLPROPERTIES ('a' = 'b', delta.appendOnly = true)",

@@ -72,12 +72,15 @@ fn first_failure_stops_the_script_with_file_and_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let all = stderr(&out);
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 2, "the error, then the run's summary: {all}");
+    let err = lines[0];
     assert!(err.starts_with("error: job.sql:6: SELECT * FROM missing_table: table not found: default.missing_table (looked in "), "{err}");
+    assert!(err.ends_with("/lakehouse); \\dt lists the tables"), "{err}");
     assert!(
-        err.ends_with("/lakehouse); \\dt lists the tables\n"),
-        "{err}"
+        lines[1].contains("3 statement(s) ok, failed at job.sql:6, 1 statement(s) skipped"),
+        "{all}"
     );
     assert!(
         !d.path().join("lakehouse/default/never").exists(),

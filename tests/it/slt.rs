@@ -39,6 +39,15 @@ impl sqllogictest::AsyncDB for Db {
             Outcome::Rows(r) => r,
             Outcome::Write(m) => write_metrics_rows(&m).map_err(|e| SltError(e.to_string()))?,
             Outcome::Message(_) => return Ok(DBOutput::StatementComplete(0)),
+            // As the shell does: a CHECK whose failing expectations failed is an error.
+            Outcome::Check(c) if !c.failed.is_empty() => {
+                return Err(SltError(format!(
+                    "{}: expectation(s) failed: {}",
+                    c.table,
+                    c.failed.join(", ")
+                )))
+            }
+            Outcome::Check(c) => c.rows,
         };
         let cells: Vec<Vec<String>> = common::format_rows(&rows.batches)
             .into_iter()
