@@ -121,7 +121,9 @@ pub struct Engine {
 
 impl Engine {
     /// A session over `warehouse`, substituting `vars` into statements.
-    pub fn new(warehouse: Warehouse, vars: Vars) -> Result<Self> {
+    pub fn new(warehouse: Warehouse, mut vars: Vars) -> Result<Self> {
+        let run_id = uuid::Uuid::new_v4().to_string();
+        vars.set_default("run_id", &run_id);
         let warehouse = Arc::new(warehouse);
         let config = SessionConfig::new()
             .with_information_schema(true)
@@ -175,7 +177,7 @@ impl Engine {
             vars,
             settings: Default::default(),
             change_tables: Default::default(),
-            run_id: uuid::Uuid::new_v4().to_string(),
+            run_id,
             now: Default::default(),
             step: Default::default(),
             pending: Default::default(),

@@ -19,7 +19,8 @@ use crate::error::{LakeError, Result};
 use crate::expectations::check::{queries, SAMPLE_ROWS};
 use crate::expectations::enforce::{enforce, Shared};
 use crate::expectations::results::{
-    quality_batch, quarantine_batches, quarantine_entry, QualityRow, QUALITY_RESULTS, SYSTEM_SCHEMA,
+    quality_batch, quarantine_batches, quarantine_entry, QualityRow, QUALITY_RESULTS,
+    QUARANTINE_KEY, SYSTEM_SCHEMA,
 };
 use crate::expectations::{attached, combined};
 use crate::sql::expectation::{Action, Check, Status};
@@ -89,7 +90,7 @@ impl Engine {
         let quarantine = quarantine_entry(target)?;
         if enf.rows_quarantined() > 0 {
             let batches = quarantine_batches(&enf.quarantined, &self.run_id, m.version, at)?;
-            self.append_rows(&quarantine, batches, "QUARANTINE")
+            self.keep_quarantined(&quarantine, batches)
                 .await
                 .map_err(|e| {
                     LakeError::Invalid(format!(
@@ -121,6 +122,48 @@ impl Engine {
             .collect();
         self.append_quality(rows).await?;
         m.notes.extend(enf.notes(&quarantine.name));
+        Ok(())
+    }
+
+    /// Adds the quarantined rows the quarantine table does not hold yet (by their key).
+    async fn keep_quarantined(
+        &self,
+        quarantine: &TableEntry,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        if !catalog::is_delta_table(&quarantine.url, &quarantine.options).await? {
+            self.append_rows(quarantine, batches, "QUARANTINE").await?;
+            return Ok(());
+        }
+        let Some(schema) = batches.first().map(|b| b.schema()) else {
+            return Ok(());
+        };
+        let columns: Vec<(String, String)> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let c = datafusion::sql::sqlparser::ast::Ident::with_quote('"', f.name());
+                (f.name().clone(), format!("\"s\".{c}"))
+            })
+            .collect();
+        let source = self
+            .ctx
+            .read_table(Arc::new(datafusion::datasource::MemTable::try_new(
+                schema,
+                vec![batches],
+            )?))?;
+        let plan = crate::delta::merge::MergePlan {
+            source,
+            source_alias: "s".into(),
+            target_alias: "t".into(),
+            on: format!("\"t\".\"{QUARANTINE_KEY}\" = \"s\".\"{QUARANTINE_KEY}\""),
+            clauses: vec![crate::delta::merge::Clause::NotMatchedInsert {
+                predicate: None,
+                set: columns,
+            }],
+            schema_evolution: true,
+        };
+        crate::delta::merge::merge(&self.state(), quarantine, plan, "QUARANTINE").await?;
         Ok(())
     }
 

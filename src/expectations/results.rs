@@ -2,6 +2,9 @@
 //! the rows a DROP ROW expectation held back) and `lakeshell.quality_results` (one row per
 //! expectation per check or enforced write). Both are written only after the target's own
 //! commit succeeded, and carry the run id and the target version it produced.
+//!
+//! A quarantined row is kept once: its `_quarantine_key` (a hash of the row and the
+//! expectations it broke) makes a re-run that drops the same row again add nothing.
 
 use std::sync::Arc;
 
@@ -41,8 +44,21 @@ fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// The column that identifies a quarantined row.
+pub const QUARANTINE_KEY: &str = "_quarantine_key";
+
+/// FNV-1a, 64 bits: stable across builds and platforms, unlike std's hasher.
+fn fnv1a(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// Quarantine rows: the held-back rows (with their `_expectations`), plus the run, the target
-/// version and the time.
+/// version, the time and the row's key; a row repeated within the write is kept once.
 pub fn quarantine_batches(
     held: &[RecordBatch],
     run_id: &str,
@@ -50,7 +66,20 @@ pub fn quarantine_batches(
     at_micros: i64,
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for b in held {
+        let keys: Vec<String> = (0..b.num_rows())
+            .map(|i| fnv1a(&crate::delta::constraints::describe_row(b, i)))
+            .collect();
+        let first: Vec<bool> = keys.iter().map(|k| seen.insert(k.clone())).collect();
+        let keep = datafusion::arrow::array::BooleanArray::from(first.clone());
+        let b = &datafusion::arrow::compute::filter_record_batch(b, &keep)?;
+        let keys: Vec<&str> = keys
+            .iter()
+            .zip(&first)
+            .filter(|(_, f)| **f)
+            .map(|(k, _)| k.as_str())
+            .collect();
         let n = b.num_rows();
         let mut fields: Vec<Arc<Field>> = b.schema().fields().iter().cloned().collect();
         fields.push(Arc::new(Field::new("_run_id", DataType::Utf8, false)));
@@ -60,12 +89,14 @@ pub fn quarantine_batches(
             false,
         )));
         fields.push(Arc::new(Field::new("_quarantined_at", utc_micros(), false)));
+        fields.push(Arc::new(Field::new(QUARANTINE_KEY, DataType::Utf8, false)));
         let mut columns: Vec<ArrayRef> = b.columns().to_vec();
         columns.push(Arc::new(StringArray::from(vec![run_id; n])));
         columns.push(Arc::new(Int64Array::from(vec![version as i64; n])));
         columns.push(Arc::new(
             TimestampMicrosecondArray::from(vec![at_micros; n]).with_timezone("UTC"),
         ));
+        columns.push(Arc::new(StringArray::from(keys)));
         out.push(RecordBatch::try_new(
             Arc::new(Schema::new(fields)),
             columns,

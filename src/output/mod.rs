@@ -217,10 +217,10 @@ pub fn print_rows(
                 .with_delimiter(delimiter)
                 .build(&mut *out);
             if rows.batches.is_empty() {
-                w.write(&RecordBatch::new_empty(Arc::clone(&rows.schema)))?;
+                w.write(&flat(&RecordBatch::new_empty(Arc::clone(&rows.schema)))?)?;
             }
             for b in &rows.batches {
-                w.write(b)?;
+                w.write(&flat(b)?)?;
             }
         }
         Format::Json => {
@@ -292,4 +292,40 @@ mod tests {
             "0 rows (0.012 s)"
         );
     }
+}
+
+/// CSV has no nested values: lists, structs and maps are written as their text (`[a, b]`),
+/// as the table format shows them.
+fn flat(batch: &RecordBatch) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(batch.clone());
+    }
+    let opts = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !f.data_type().is_nested() {
+            fields.push(f.as_ref().clone());
+            columns.push(Arc::clone(c));
+            continue;
+        }
+        let fmt = ArrayFormatter::try_new(c.as_ref(), &opts)?;
+        let text: StringArray = (0..c.len())
+            .map(|i| (!c.is_null(i)).then(|| fmt.value(i).to_string()))
+            .collect();
+        fields.push(Field::new(f.name(), DataType::Utf8, true));
+        columns.push(Arc::new(text));
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }

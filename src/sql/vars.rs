@@ -1,5 +1,5 @@
 //! `${name}` variables: values come from `--var name=value`, then the environment. An undefined
-//! variable is an error, never an empty string.
+//! variable is an error, never an empty string. `${run_id}` is this run's id.
 
 use std::collections::HashMap;
 
@@ -15,6 +15,13 @@ impl Vars {
     /// Variables from `--var` pairs.
     pub fn new(values: HashMap<String, String>) -> Self {
         Vars { values }
+    }
+
+    /// Sets `name` unless `--var` already did (lakeshell's own, such as `${run_id}`).
+    pub fn set_default(&mut self, name: &str, value: &str) {
+        self.values
+            .entry(name.to_string())
+            .or_insert_with(|| value.to_string());
     }
 
     fn lookup(&self, name: &str) -> Option<String> {
