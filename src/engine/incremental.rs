@@ -168,10 +168,7 @@ impl Engine {
                 }
             }
         };
-        let batches: Vec<RecordBatch> = batches
-            .into_iter()
-            .map(|b| RecordBatch::try_new(Arc::clone(&schema), b.columns().to_vec()))
-            .collect::<std::result::Result<_, _>>()?;
+        let schema = batches.first().map(|b| b.schema()).unwrap_or(schema);
         Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
     }
 

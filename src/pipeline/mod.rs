@@ -59,6 +59,8 @@ pub struct FileRecord {
     pub file: String,
     /// `ok`, `failed` or `skipped`.
     pub status: String,
+    /// Why a file was skipped: downstream of the failed file, or the run stopped before it.
+    pub skipped_because: Option<String>,
     pub reads: Vec<String>,
     pub writes: Vec<String>,
 }
@@ -143,7 +145,8 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
     let mut file_records: Vec<FileRecord> = Vec::new();
     let mut failures = 0usize;
     let mut stopped = false;
-    for f in &files {
+    let mut failed_file: Option<(usize, String)> = None;
+    for (index, f) in files.iter().enumerate() {
         let file = f.path.display().to_string();
         let mut status = if stopped { "skipped" } else { "ok" };
         shell.engine.set_step(Some(Step {
@@ -200,15 +203,29 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
                     statements.push(rec);
                     status = "failed";
                     failures += 1;
+                    if failed_file.is_none() {
+                        failed_file = Some((index, f.name.clone()));
+                    }
                     if !opts.continue_on_error {
                         stopped = true;
                     }
                 }
             }
         }
+        let skipped_because = match (&failed_file, status) {
+            (Some((at, name)), "skipped") => {
+                Some(if plan::downstream(&files, *at)?.contains(&index) {
+                    format!("downstream of {name}, which failed")
+                } else {
+                    format!("the run stopped when {name} failed")
+                })
+            }
+            _ => None,
+        };
         file_records.push(FileRecord {
             file,
             status: status.into(),
+            skipped_because,
             reads: f.reads.iter().cloned().collect(),
             writes: f.writes.iter().cloned().collect(),
         });

@@ -212,6 +212,14 @@ pub fn select(files: Vec<PipelineFile>, selectors: &[String]) -> Result<Vec<Pipe
         .collect())
 }
 
+/// The indexes of the files downstream of file `from` (not itself).
+pub fn downstream(files: &[PipelineFile], from: usize) -> Result<BTreeSet<usize>> {
+    let after = edges(files)?;
+    Ok((0..files.len())
+        .filter(|n| *n != from && reaches(&after, from, *n))
+        .collect())
+}
+
 /// Whether `to` is `from` or downstream of it.
 fn reaches(after: &BTreeMap<usize, BTreeSet<usize>>, from: usize, to: usize) -> bool {
     if from == to {

@@ -42,6 +42,7 @@ pub fn lakeshell(cwd: &Path) -> Command {
     cmd.current_dir(cwd)
         .env_remove("LAKESHELL_WAREHOUSE")
         .env_remove("LAKESHELL_CONFIG")
+        .env_remove("LAKESHELL_NOW")
         .env("HOME", cwd)
         .env("XDG_CONFIG_HOME", cwd.join(".config"))
         .stdin(Stdio::null());
@@ -158,4 +159,31 @@ pub fn run_python(args: &[&str]) -> String {
 /// Runs a Python snippet with `args`; returns stdout.
 pub fn py(code: &str, args: &[&str]) -> String {
     run_python(&[&["-c", code], args].concat())
+}
+
+/// Copies a folder tree (fixtures and SQL into a scratch directory).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A scratch directory holding a copy of the repo's fixtures/ and sql/.
+pub fn project() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("fixtures"), &d.path().join("fixtures"));
+    copy_dir(&repo().join("sql"), &d.path().join("sql"));
+    d
+}
+
+/// Query results as CSV.
+pub fn csv(dir: &Path, sql: &str) -> String {
+    stdout(&run_ok(lakeshell(dir).args(["-f", "csv", "-c", sql])))
 }

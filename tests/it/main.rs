@@ -5,6 +5,8 @@
 //! - `corpus`: every table of ../shared/corpus against its expected contents.
 //! - `pruning`: partition pruning and file skipping seen in EXPLAIN ANALYZE.
 //! - `quickstart`: the README's pipeline, run twice.
+//! - `pipeline`: the medallion example: idempotent re-runs, incremental reads, quarantine,
+//!   quality results, reports, the run log, failures and skipped files, --select, `check`.
 //! - `interop`: delta-rs (Python) and DuckDB read what lakeshell writes.
 //! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
 
@@ -15,6 +17,7 @@ mod concurrency;
 mod corpus;
 mod interop;
 mod maintenance;
+mod pipeline;
 mod pruning;
 mod quickstart;
 mod s3;

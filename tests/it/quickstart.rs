@@ -1,20 +1,7 @@
 //! The README's main job: `lakeshell run sql/quickstart`, run twice in a copy of the repo's
 //! fixtures; both runs leave the same tables.
 
-use super::common::{lakeshell, repo, run_ok, stdout};
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
+use super::common::{copy_dir, lakeshell, repo, run_ok, stdout};
 
 fn snapshot(dir: &std::path::Path) -> String {
     let sql = "SELECT * FROM bronze.orders ORDER BY order_id, order_ts; \
