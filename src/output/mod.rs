@@ -268,32 +268,6 @@ pub fn footer(total: usize, shown: usize, elapsed: Option<Duration>) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_parse_and_print() {
-        for f in ["table", "csv", "tsv", "json", "ndjson", "markdown"] {
-            assert_eq!(f.parse::<Format>().unwrap().to_string(), f);
-        }
-        assert!("xml".parse::<Format>().is_err());
-    }
-
-    #[test]
-    fn footer_says_when_cut() {
-        assert_eq!(footer(1, 1, None), "1 row");
-        assert_eq!(
-            footer(100, 40, None),
-            "100 rows, 40 shown (\\maxrows N or \\maxrows 0 for all)"
-        );
-        assert_eq!(
-            footer(0, 0, Some(Duration::from_millis(12))),
-            "0 rows (0.012 s)"
-        );
-    }
-}
-
 /// CSV has no nested values: lists, structs and maps are written as their text (`[a, b]`),
 /// as the table format shows them.
 fn flat(batch: &RecordBatch) -> Result<RecordBatch> {
@@ -328,4 +302,30 @@ fn flat(batch: &RecordBatch) -> Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse_and_print() {
+        for f in ["table", "csv", "tsv", "json", "ndjson", "markdown"] {
+            assert_eq!(f.parse::<Format>().unwrap().to_string(), f);
+        }
+        assert!("xml".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn footer_says_when_cut() {
+        assert_eq!(footer(1, 1, None), "1 row");
+        assert_eq!(
+            footer(100, 40, None),
+            "100 rows, 40 shown (\\maxrows N or \\maxrows 0 for all)"
+        );
+        assert_eq!(
+            footer(0, 0, Some(Duration::from_millis(12))),
+            "0 rows (0.012 s)"
+        );
+    }
 }

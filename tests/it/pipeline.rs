@@ -107,6 +107,14 @@ fn medallion_runs_twice_and_after_a_full_refresh_with_the_same_rows() {
         .clone();
     assert_eq!(merged["status"], "ok");
     assert_eq!(merged["rows_affected"], 0, "{merged}");
+    // The README's health and quality queries.
+    let health = csv(d.path(), "SELECT run_id, min(started_at) AS started, count(*) FILTER (WHERE status = 'failed') AS failed FROM lakeshell.run_log GROUP BY run_id ORDER BY started DESC");
+    assert_eq!(health.lines().count(), 4, "{health}");
+    let quality = csv(d.path(), "SELECT table_name, expectation, sum(rows_failed) AS failed, max(checked_at) AS last FROM lakeshell.quality_results GROUP BY table_name, expectation ORDER BY failed DESC");
+    assert!(
+        quality.contains("silver.orders,valid_order_id,1,"),
+        "{quality}"
+    );
     // The run log holds one row per statement of every run.
     assert_eq!(
         csv(d.path(), "SELECT count(DISTINCT run_id) AS runs, count(*) AS statements, count(*) FILTER (WHERE status = 'ok') AS ok FROM lakeshell.run_log"),
@@ -315,6 +323,30 @@ fn select_runs_a_file_and_what_depends_on_it() {
         })
         .collect();
     assert_eq!(files, ["silver_sensors.sql", "gold.sql", "maintenance.sql"]);
+    run_ok(lakeshell(d.path()).args([
+        "-q",
+        "run",
+        "sql/medallion",
+        "--select",
+        "silver_orders+",
+        "--report",
+        "r.json",
+    ]));
+    let files: Vec<String> = report(d.path(), "r.json")["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["file"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(files, ["silver_orders.sql", "gold.sql", "maintenance.sql"]);
     let out = lakeshell(d.path())
         .args(["run", "sql/medallion", "--select", "platinum"])
         .output()
