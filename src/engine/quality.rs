@@ -366,7 +366,21 @@ impl Engine {
         let status = e.status(failing, checked.unwrap_or_default());
         let mut detail = String::new();
         if let (Some(sample), true) = (&q.sample, failing > 0) {
-            let rows = self.collect_sql(sample).await?;
+            // The same rows every time: ordered by every column that can be ordered.
+            let plan = self.plan_sql(sample).await?;
+            let order: Vec<String> = (1..=plan.schema().fields().len())
+                .filter(|i| !plan.schema().field(i - 1).data_type().is_nested())
+                .map(|i| i.to_string())
+                .collect();
+            let ordered = if order.is_empty() {
+                format!("SELECT * FROM ({sample}) AS f LIMIT {SAMPLE_ROWS}")
+            } else {
+                format!(
+                    "SELECT * FROM ({sample}) AS f ORDER BY {} LIMIT {SAMPLE_ROWS}",
+                    order.join(", ")
+                )
+            };
+            let rows = self.collect_sql(&ordered).await?;
             let shown: Vec<String> = rows
                 .iter()
                 .flat_map(|b| {

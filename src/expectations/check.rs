@@ -14,7 +14,8 @@ pub struct CheckQueries {
     /// One row: `checked` (BIGINT or NULL), `failed` (BIGINT or NULL) and, for table-level
     /// checks, `ok` (BOOLEAN) and `detail` (text).
     pub counts: String,
-    /// A few failing rows (or keys), when there is a row-level answer.
+    /// The failing rows (or keys), when there is a row-level answer; the engine orders them and
+    /// shows the first [`SAMPLE_ROWS`].
     pub sample: Option<String>,
 }
 
@@ -38,7 +39,6 @@ fn not_null(items: &[String], alias: &str) -> String {
 
 /// `table` is SQL for the table (with its version, if any); `now` a SQL timestamp expression.
 pub fn queries(e: &Expectation, table: &str, now: &str) -> CheckQueries {
-    let n = SAMPLE_ROWS;
     match &e.check {
         Check::Condition(c) => {
             let broken = format!("CASE WHEN ({c}) THEN false ELSE true END");
@@ -46,7 +46,7 @@ pub fn queries(e: &Expectation, table: &str, now: &str) -> CheckQueries {
                 counts: format!(
                     "SELECT count(*) AS checked, coalesce(sum(CASE WHEN {broken} THEN 1 ELSE 0 END), 0) AS failed FROM {table}"
                 ),
-                sample: Some(format!("SELECT * FROM {table} WHERE {broken} LIMIT {n}")),
+                sample: Some(format!("SELECT * FROM {table} WHERE {broken}")),
             }
         }
         Check::Unique(keys) => {
@@ -59,7 +59,7 @@ pub fn queries(e: &Expectation, table: &str, now: &str) -> CheckQueries {
                 counts: format!(
                     "SELECT c.checked, f.failed FROM (SELECT count(*) AS checked FROM {table}) AS c CROSS JOIN (SELECT coalesce(sum(duplicates), 0) AS failed FROM ({dups}) AS d) AS f"
                 ),
-                sample: Some(format!("{dups} ORDER BY duplicates DESC LIMIT {n}")),
+                sample: Some(dups),
             }
         }
         Check::References {
@@ -89,7 +89,7 @@ pub fn queries(e: &Expectation, table: &str, now: &str) -> CheckQueries {
                 counts: format!(
                     "SELECT count(*) AS checked, coalesce(sum(CASE WHEN {missing} THEN 1 ELSE 0 END), 0) AS failed FROM {join}"
                 ),
-                sample: Some(format!("SELECT c.* FROM {join} WHERE {missing} LIMIT {n}")),
+                sample: Some(format!("SELECT c.* FROM {join} WHERE {missing}")),
             }
         }
         Check::RowCount { min, max } => {
@@ -124,7 +124,7 @@ pub fn queries(e: &Expectation, table: &str, now: &str) -> CheckQueries {
             counts: format!(
                 "SELECT CAST(NULL AS BIGINT) AS checked, count(*) AS failed FROM ({q}) AS q"
             ),
-            sample: Some(format!("SELECT * FROM ({q}) AS q LIMIT {n}")),
+            sample: Some(format!("SELECT * FROM ({q}) AS q")),
         },
     }
 }

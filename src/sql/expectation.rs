@@ -194,12 +194,17 @@ impl Expectation {
             parser.next_token();
             e.action = if parser.parse_keywords(&[Keyword::DROP, Keyword::ROW]) {
                 Action::Drop
-            } else if peek_word(parser, 0) == "FAIL" && peek_word(parser, 1) != "IF" {
-                parser.next_token();
-                let _ = parser.parse_keyword(Keyword::UPDATE);
+            } else if peek_word(parser, 0) == "FAIL" {
+                // `ON VIOLATION FAIL IF > 5%`: FAIL IF is read as the threshold below.
+                if peek_word(parser, 1) != "IF" {
+                    parser.next_token();
+                    let _ = parser.parse_keyword(Keyword::UPDATE);
+                }
                 Action::Fail
-            } else if peek_word(parser, 0) == "WARN" && peek_word(parser, 1) != "IF" {
-                parser.next_token();
+            } else if peek_word(parser, 0) == "WARN" {
+                if peek_word(parser, 1) != "IF" {
+                    parser.next_token();
+                }
                 Action::Warn
             } else {
                 return parser.expected("DROP ROW, FAIL or WARN", parser.peek_token());
@@ -515,6 +520,10 @@ mod tests {
         assert_eq!(e.status(11, 100), Status::Fail);
         let c = check("CHECK t (CONSTRAINT a EXPECT (x > 0) ON VIOLATION FAIL)");
         assert_eq!(c.expectations[0].status(1, 100), Status::Fail);
+        let c = check("CHECK t (CONSTRAINT a EXPECT (x > 0) ON VIOLATION FAIL IF > 50%)");
+        assert_eq!(c.expectations[0].action, Action::Fail);
+        assert_eq!(c.expectations[0].status(50, 100), Status::Warn);
+        assert_eq!(c.expectations[0].status(51, 100), Status::Fail);
         let c = check("CHECK t (CONSTRAINT a EXPECT (x > 0))");
         assert_eq!(c.expectations[0].status(1, 100), Status::Warn);
     }

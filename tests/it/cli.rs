@@ -79,7 +79,7 @@ fn first_failure_stops_the_script_with_file_and_line() {
     assert!(err.starts_with("error: job.sql:6: SELECT * FROM missing_table: table not found: default.missing_table (looked in "), "{err}");
     assert!(err.ends_with("/lakehouse); \\dt lists the tables"), "{err}");
     assert!(
-        lines[1].contains("3 statement(s) ok, failed at job.sql:6, 1 statement(s) skipped"),
+        lines[1].contains("2 statement(s) ok, failed at job.sql:6, 1 statement(s) skipped"),
         "{all}"
     );
     assert!(
