@@ -42,34 +42,18 @@ pub async fn unset(
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
     let snapshot = table.snapshot().map_err(on_table(entry))?;
-    let mut metadata = snapshot.metadata().clone();
-    for k in keys {
-        if !metadata.configuration().contains_key(k) {
-            if if_exists {
-                continue;
-            }
+    if !if_exists {
+        if let Some(k) = keys
+            .iter()
+            .find(|k| !snapshot.metadata().configuration().contains_key(*k))
+        {
             return Err(LakeError::Invalid(format!(
                 "{}: property {k} is not set (UNSET TBLPROPERTIES IF EXISTS ignores missing keys)",
                 entry.name
             )));
         }
-        metadata = metadata
-            .remove_config_key(k)
-            .map_err(|e| LakeError::Invalid(format!("{}: {e}", entry.name)))?;
     }
-    let operation = DeltaOperation::SetTableProperties {
-        properties: keys.iter().map(|k| (k.clone(), String::new())).collect(),
-    };
-    let finalized = CommitBuilder::from(commit_properties(Some(sql)))
-        .with_actions(vec![Action::Metadata(metadata)])
-        .build(Some(snapshot), table.log_store(), operation)
-        .await
-        .map_err(on_table(entry))?;
-    Ok(WriteMetrics::new(
-        entry,
-        "UNSET TBLPROPERTIES",
-        Some(finalized.version()),
-    ))
+    commit(entry, table, &[], keys, sql, "UNSET TBLPROPERTIES").await
 }
 
 /// Sets `set` and removes `remove` in one metadata-only commit (attaching and detaching
@@ -81,7 +65,18 @@ pub async fn update(
     sql: &str,
     operation_name: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
+    commit(entry, open(entry).await?, set, remove, sql, operation_name).await
+}
+
+/// The metadata-only commit of [`update`], on a table already opened.
+async fn commit(
+    entry: &TableEntry,
+    table: deltalake::DeltaTable,
+    set: &[(String, String)],
+    remove: &[String],
+    sql: &str,
+    operation_name: &str,
+) -> Result<WriteMetrics> {
     let snapshot = table.snapshot().map_err(on_table(entry))?;
     let mut metadata = snapshot.metadata().clone();
     for k in remove {
@@ -96,8 +91,13 @@ pub async fn update(
             .add_config_key(k.clone(), v.clone())
             .map_err(|e| LakeError::Invalid(format!("{}: {e}", entry.name)))?;
     }
+    // Removed keys are recorded with an empty value, as UNSET TBLPROPERTIES always has.
     let operation = DeltaOperation::SetTableProperties {
-        properties: set.iter().cloned().collect(),
+        properties: set
+            .iter()
+            .cloned()
+            .chain(remove.iter().map(|k| (k.clone(), String::new())))
+            .collect(),
     };
     let finalized = CommitBuilder::from(commit_properties(Some(sql)))
         .with_actions(vec![Action::Metadata(metadata)])

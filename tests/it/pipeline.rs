@@ -27,6 +27,35 @@ fn report(dir: &Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
 }
 
+/// The report's files, by file name, in run order.
+fn file_names(report: &serde_json::Value) -> Vec<String> {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["file"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The report's row for the silver MERGE (silver_orders.sql, line 20).
+fn silver_merge(report: &serde_json::Value) -> serde_json::Value {
+    report["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["file"].as_str().unwrap().ends_with("silver_orders.sql") && s["line"] == 20)
+        .unwrap()
+        .clone()
+}
+
 #[test]
 fn medallion_runs_twice_and_after_a_full_refresh_with_the_same_rows() {
     let d = project();
@@ -74,13 +103,7 @@ fn medallion_runs_twice_and_after_a_full_refresh_with_the_same_rows() {
     // Quality figures of the first run's silver write, tied to the version it committed.
     let first_report = report(d.path(), "first.json");
     let run_id = first_report["run_id"].as_str().unwrap();
-    let silver_version = first_report["statements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["file"].as_str().unwrap().ends_with("silver_orders.sql") && s["line"] == 20)
-        .map(|s| s["version"].as_u64().unwrap())
-        .unwrap();
+    let silver_version = silver_merge(&first_report)["version"].as_u64().unwrap();
     assert_eq!(
         csv(
             d.path(),
@@ -98,13 +121,7 @@ fn medallion_runs_twice_and_after_a_full_refresh_with_the_same_rows() {
     );
     // The re-run read nothing new from bronze: the silver MERGE got no rows.
     let second = report(d.path(), "second.json");
-    let merged = second["statements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["file"].as_str().unwrap().ends_with("silver_orders.sql") && s["line"] == 20)
-        .unwrap()
-        .clone();
+    let merged = silver_merge(&second);
     assert_eq!(merged["status"], "ok");
     assert_eq!(merged["rows_affected"], 0, "{merged}");
     // The README's health and quality queries.
@@ -127,20 +144,7 @@ fn medallion_runs_twice_and_after_a_full_refresh_with_the_same_rows() {
 fn files_run_in_dependency_order_not_name_order() {
     let d = project();
     run_ok(lakeshell(d.path()).args(["-q", "run", "sql/medallion", "--report", "r.json"]));
-    let files: Vec<String> = report(d.path(), "r.json")["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            f["file"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let files = file_names(&report(d.path(), "r.json"));
     assert_eq!(
         files,
         [
@@ -164,13 +168,7 @@ fn incremental_runs_read_only_new_bronze_rows() {
     .unwrap();
     run_ok(lakeshell(d.path()).args(["-q", "run", "sql/medallion", "--report", "r.json"]));
     let r = report(d.path(), "r.json");
-    let silver = r["statements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["file"].as_str().unwrap().ends_with("silver_orders.sql") && s["line"] == 20)
-        .unwrap()
-        .clone();
+    let silver = silver_merge(&r);
     assert_eq!(
         silver["rows_affected"], 2,
         "one insert, one update: {silver}"
@@ -309,20 +307,7 @@ fn select_runs_a_file_and_what_depends_on_it() {
         "--report",
         "r.json",
     ]));
-    let files: Vec<String> = report(d.path(), "r.json")["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            f["file"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let files = file_names(&report(d.path(), "r.json"));
     assert_eq!(files, ["silver_sensors.sql", "gold.sql", "maintenance.sql"]);
     run_ok(lakeshell(d.path()).args([
         "-q",
@@ -333,20 +318,7 @@ fn select_runs_a_file_and_what_depends_on_it() {
         "--report",
         "r.json",
     ]));
-    let files: Vec<String> = report(d.path(), "r.json")["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            f["file"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let files = file_names(&report(d.path(), "r.json"));
     assert_eq!(files, ["silver_orders.sql", "gold.sql", "maintenance.sql"]);
     let out = lakeshell(d.path())
         .args(["run", "sql/medallion", "--select", "platinum"])
