@@ -53,7 +53,7 @@ pub enum LakeError {
     /// Another writer committed a conflicting change while the statement ran; nothing was
     /// written.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Box<Conflict>),
     /// A data-quality expectation failed (a FAIL expectation in a write or a check).
     #[error("{0}")]
     Expectation(String),
@@ -95,6 +95,37 @@ pub enum LakeError {
         #[source]
         source: Box<LakeError>,
     },
+}
+
+/// A commit that lost to another writer's, and what lakeshell knows of the winner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The table written.
+    pub table: String,
+    /// The competing commit, as `version 5 (OPTIMIZE by lakeshell/0.1.0)`.
+    pub competing: Option<String>,
+    /// Why the two cannot both commit.
+    pub cause: String,
+    /// Running the statement again on the new version is what a serial order would have done:
+    /// every commit since it read the table left the rows as they were (OPTIMIZE, VACUUM), or
+    /// the statement's own outcome does not depend on what it read (a blind append,
+    /// maintenance).
+    pub retry: bool,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = self
+            .competing
+            .as_deref()
+            .map(|c| format!("{c} was committed by another writer"))
+            .unwrap_or_else(|| "another writer committed".into());
+        write!(
+            f,
+            "{}: conflicting write: {who} while this statement ran, and the Delta conflict rules do not allow both ({}); nothing was written, run the statement again",
+            self.table, self.cause
+        )
+    }
 }
 
 impl LakeError {

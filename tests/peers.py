@@ -104,3 +104,6 @@ if __name__ == "__main__":
         fieldid_parquet(sys.argv[2])
     else:
         raise SystemExit("unknown command " + cmd)
+    # deltalake 1.6 now and then aborts while the interpreter shuts down, after the work is done.
+    sys.stdout.flush()
+    os._exit(0)

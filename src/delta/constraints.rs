@@ -57,11 +57,12 @@ pub async fn add(
     sql: &str,
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
+    let read = table.version();
     let table = table
         .add_constraint()
         .with_constraint(name, check)
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql)))
+        .with_commit_properties(commit_properties(Some(sql), read))
         .await
         .map_err(on_table(entry))?;
     Ok(WriteMetrics::new(entry, "ADD CONSTRAINT", table.version()))
@@ -75,11 +76,12 @@ pub async fn drop(
     sql: &str,
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
+    let read = table.version();
     let table = table
         .drop_constraints()
         .with_constraint(name)
         .with_raise_if_not_exists(!if_exists)
-        .with_commit_properties(commit_properties(Some(sql)))
+        .with_commit_properties(commit_properties(Some(sql), read))
         .await
         .map_err(on_table(entry))?;
     Ok(WriteMetrics::new(entry, "DROP CONSTRAINT", table.version()))

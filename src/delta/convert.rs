@@ -19,7 +19,7 @@ pub async fn convert(
         .with_location(entry.url.to_string())
         .with_storage_options(for_store(&entry.options))
         .with_partition_schema(partitions)
-        .with_commit_properties(commit_properties(Some(sql)))
+        .with_commit_properties(commit_properties(Some(sql), None))
         .await
         .map_err(on_table(entry))?;
     let mut m = WriteMetrics::new(entry, "CONVERT TO DELTA", table.version());

@@ -45,7 +45,7 @@ pub async fn create(req: CreateRequest<'_>) -> Result<WriteMetrics> {
         } else {
             SaveMode::ErrorIfExists
         })
-        .with_commit_properties(commit_properties(Some(req.sql)));
+        .with_commit_properties(commit_properties(Some(req.sql), None));
     if let Some(c) = req.comment {
         b = b.with_comment(c);
     }

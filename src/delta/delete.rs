@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
 
-use super::{commit_properties, open, WriteMetrics};
+use super::{commit_properties, open, Retry, WriteMetrics};
 use crate::catalog::TableEntry;
 use crate::error::Result;
 
@@ -19,10 +19,11 @@ pub async fn delete(
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
     let read_version = table.version();
+    let log_store = table.log_store();
     let mut builder = table
         .delete()
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql)));
+        .with_commit_properties(commit_properties(Some(sql), read_version));
     if let Some(p) = predicate {
         builder = builder.with_predicate(p);
     }
@@ -31,7 +32,16 @@ pub async fn delete(
     }
     let (table, metrics) = match builder.await {
         Ok(done) => done,
-        Err(e) => return Err(super::explain_failure(entry, read_version, e).await),
+        Err(e) => {
+            return Err(super::explain_failure(
+                entry,
+                &log_store,
+                read_version,
+                Retry::IfDataFree,
+                e,
+            )
+            .await)
+        }
     };
     let mut m = WriteMetrics::new(entry, "DELETE", table.version());
     m.rows_deleted = metrics.num_deleted_rows.unwrap_or_default() as u64;

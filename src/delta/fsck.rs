@@ -1,7 +1,7 @@
 //! `FSCK REPAIR TABLE t [DRY RUN]` over delta-rs's filesystem check: removes from the log the
 //! data files that no longer exist in storage.
 
-use super::{commit_properties, on_table, open};
+use super::{commit_properties, on_table};
 use crate::catalog::TableEntry;
 use crate::error::Result;
 
@@ -13,13 +13,18 @@ pub struct FsckMetrics {
     pub version: u64,
 }
 
-/// Checks `entry`'s files against storage.
-pub async fn fsck(entry: &TableEntry, dry_run: bool, sql: &str) -> Result<FsckMetrics> {
-    let table = open(entry).await?;
+/// Checks the files of `table` (opened at its latest version) against storage.
+pub async fn fsck(
+    entry: &TableEntry,
+    table: deltalake::DeltaTable,
+    dry_run: bool,
+    sql: &str,
+) -> Result<FsckMetrics> {
+    let read = table.version();
     let (table, metrics) = table
         .filesystem_check()
         .with_dry_run(dry_run)
-        .with_commit_properties(commit_properties(Some(sql)))
+        .with_commit_properties(commit_properties(Some(sql), read))
         .await
         .map_err(on_table(entry))?;
     Ok(FsckMetrics {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::DataFrame;
 
-use super::{commit_properties, on_table, open, WriteMetrics};
+use super::{commit_properties, on_table, open, Retry, WriteMetrics};
 use crate::catalog::TableEntry;
 use crate::error::Result;
 
@@ -53,13 +53,14 @@ pub async fn merge(
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
     let read_version = table.version();
+    let log_store = table.log_store();
     let mut b = table
         .merge(plan.source, plan.on)
         .with_source_alias(plan.source_alias)
         .with_target_alias(plan.target_alias)
         .with_merge_schema(plan.schema_evolution)
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql)));
+        .with_commit_properties(commit_properties(Some(sql), read_version));
     let err = on_table(entry);
     for clause in plan.clauses {
         b = match clause {
@@ -119,7 +120,16 @@ pub async fn merge(
     }
     let (table, metrics) = match b.await {
         Ok(done) => done,
-        Err(e) => return Err(super::explain_failure(entry, read_version, e).await),
+        Err(e) => {
+            return Err(super::explain_failure(
+                entry,
+                &log_store,
+                read_version,
+                Retry::IfDataFree,
+                e,
+            )
+            .await)
+        }
     };
     let mut m = WriteMetrics::new(entry, "MERGE", table.version());
     m.rows_inserted = metrics.num_target_rows_inserted as u64;

@@ -9,6 +9,7 @@
 //! - [`create`]: CREATE TABLE with columns; [`convert`]: CONVERT TO DELTA.
 
 pub mod columns;
+pub mod commit_check;
 pub mod constraints;
 pub mod convert;
 pub mod create;
@@ -77,62 +78,93 @@ impl deltalake::operations::CustomExecuteHandler for PauseBeforeWrite {
 }
 
 /// The test pause, when `LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS` is set.
-pub(crate) fn test_pause() -> Option<std::sync::Arc<dyn deltalake::operations::CustomExecuteHandler>>
-{
+pub(crate) fn test_pause_duration() -> Option<std::time::Duration> {
     let ms: u64 = std::env::var("LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS")
         .ok()?
         .parse()
         .ok()?;
-    Some(std::sync::Arc::new(PauseBeforeWrite(
-        std::time::Duration::from_millis(ms),
-    )))
+    Some(std::time::Duration::from_millis(ms))
+}
+
+/// The test pause as a delta-rs execute handler, for the builders that take one.
+pub(crate) fn test_pause() -> Option<std::sync::Arc<dyn deltalake::operations::CustomExecuteHandler>>
+{
+    Some(std::sync::Arc::new(
+        PauseBeforeWrite(test_pause_duration()?),
+    ))
+}
+
+/// Whether a statement that lost a commit race may run again on the new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Its outcome does not depend on the rows it read: a blind append, OPTIMIZE, VACUUM.
+    Always,
+    /// Only when every winning commit left the rows as they were (OPTIMIZE, VACUUM).
+    IfDataFree,
 }
 
 /// A failed write, explained: when another writer committed a conflicting change while this
-/// statement ran, say which version it was. delta-rs has already retried what the Delta
-/// conflict rules allow (appends over appends, changes to different files).
+/// statement ran, say which version it was, and whether the statement may run again. delta-rs
+/// has already retried what its conflict rules allow; [`commit_check`] refuses what they miss.
 pub(crate) async fn explain_failure(
     entry: &TableEntry,
+    log_store: &deltalake::logstore::LogStoreRef,
     read_version: Option<u64>,
+    retry: Retry,
     e: deltalake::DeltaTableError,
 ) -> LakeError {
     use deltalake::kernel::transaction::TransactionError;
-    let conflict = matches!(
-        &e,
-        deltalake::DeltaTableError::Transaction {
-            source: TransactionError::CommitConflict(_)
-                | TransactionError::VersionAlreadyExists(_)
-                | TransactionError::MaxCommitAttempts(_)
-        }
-    );
-    if !conflict {
+    let deltalake::DeltaTableError::Transaction { source } = &e else {
         return LakeError::from(e).on_table(entry.name.clone());
-    }
-    let cause = LakeError::from(e).to_string();
-    let competing = match open(entry).await {
-        Ok(t) => history::read_history(&t, None)
+    };
+    let refused = match source {
+        TransactionError::LogStoreError { source, .. } => {
+            match source.downcast_ref::<commit_check::Refusal>() {
+                Some(r) => Some(r.clone()),
+                None => return LakeError::from(e).on_table(entry.name.clone()),
+            }
+        }
+        TransactionError::CommitConflict(_)
+        | TransactionError::VersionAlreadyExists(_)
+        | TransactionError::MaxCommitAttempts(_) => None,
+        _ => return LakeError::from(e).on_table(entry.name.clone()),
+    };
+    let read = read_version.unwrap_or_default();
+    let winners = match log_store.get_latest_version(read).await {
+        Ok(latest) => commit_check::summaries(log_store.as_ref(), read + 1, latest + 1)
             .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|h| read_version.is_none_or(|r| h.version > r))
-            .min_by_key(|h| h.version),
-        Err(_) => None,
+            .unwrap_or_default(),
+        Err(_) => vec![],
     };
-    let who = match competing {
-        Some(h) => format!(
-            "version {} ({} by {}) was committed by another writer",
-            h.version,
-            h.text("operation").unwrap_or_else(|| "a write".into()),
-            h.text("engine")
-                .or_else(|| h.text("engineInfo"))
+    let version = refused
+        .as_ref()
+        .map(|r| r.version())
+        .or_else(|| winners.first().map(|(v, _)| *v));
+    let competing = version.map(|v| {
+        let w = winners.iter().find(|(wv, _)| *wv == v).map(|(_, c)| c);
+        format!(
+            "version {v} ({} by {})",
+            w.and_then(|c| c.operation.clone())
+                .unwrap_or_else(|| "a write".into()),
+            w.and_then(|c| c.writer.clone())
                 .unwrap_or_else(|| "another engine".into())
-        ),
-        None => "another writer committed".to_string(),
+        )
+    });
+    let data_free = winners.iter().all(|(_, c)| c.data_free());
+    let cause = match &refused {
+        Some(r) => r.to_string(),
+        None => clean_cause(e),
     };
-    LakeError::Conflict(format!(
-        "{}: conflicting write: {who} while this statement ran, and the Delta conflict rules do not allow both ({cause}); nothing was written, run the statement again",
-        entry.name
-    ))
+    LakeError::Conflict(Box::new(crate::error::Conflict {
+        table: entry.name.clone(),
+        competing,
+        cause,
+        retry: retry == Retry::Always || data_free,
+    }))
+}
+
+fn clean_cause(e: deltalake::DeltaTableError) -> String {
+    LakeError::from(e).to_string()
 }
 
 /// Wraps a delta-rs failure with the table's name.
@@ -149,19 +181,40 @@ pub fn engine_info() -> String {
     format!("lakeshell/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Commit metadata: the statement as written (secrets redacted) and lakeshell's name.
-pub fn commit_properties(sql: Option<&str>) -> deltalake::kernel::transaction::CommitProperties {
+/// Commit metadata: the statement as written (secrets redacted), lakeshell's name, the
+/// version the statement read (`readVersion`, which [`commit_check`] checks the commit
+/// against) and an id of the commit's own.
+pub fn commit_properties(
+    sql: Option<&str>,
+    read_version: Option<u64>,
+) -> deltalake::kernel::transaction::CommitProperties {
+    deltalake::kernel::transaction::CommitProperties::default()
+        .with_metadata(commit_metadata(sql, read_version))
+}
+
+/// The commit-info entries of [`commit_properties`].
+pub fn commit_metadata(
+    sql: Option<&str>,
+    read_version: Option<u64>,
+) -> Vec<(String, serde_json::Value)> {
     let mut meta = vec![
         ("clientVersion".to_string(), json!(engine_info())),
         ("engine".to_string(), json!(engine_info())),
+        (
+            commit_check::COMMIT_ID.to_string(),
+            json!(uuid::Uuid::new_v4().to_string()),
+        ),
     ];
+    if let Some(v) = read_version {
+        meta.push(("readVersion".to_string(), json!(v)));
+    }
     if let Some(sql) = sql {
         meta.push((
             "sqlText".to_string(),
             json!(crate::sql::redact::redact_sql(sql)),
         ));
     }
-    deltalake::kernel::transaction::CommitProperties::default().with_metadata(meta)
+    meta
 }
 
 /// What a write did: one row of figures, the same columns for every kind of write.

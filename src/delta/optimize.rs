@@ -7,7 +7,7 @@ use datafusion::execution::context::SessionState;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::{FilterOp, FilterValue};
 
-use super::{commit_properties, on_table, open};
+use super::{commit_properties, on_table, Retry};
 use crate::catalog::TableEntry;
 use crate::error::Result;
 
@@ -32,15 +32,15 @@ pub struct OptimizeMetrics {
     pub files_considered: u64,
 }
 
-/// Optimizes `entry`.
+/// Optimizes `table` (opened at the version it compacts).
 pub async fn optimize(
     state: &SessionState,
     entry: &TableEntry,
+    table: deltalake::DeltaTable,
     filters: &[PartitionFilter],
     zorder_by: Vec<String>,
     sql: &str,
 ) -> Result<OptimizeMetrics> {
-    let table = open(entry).await?;
     let partitions = table
         .snapshot()
         .map_err(on_table(entry))?
@@ -76,14 +76,26 @@ pub async fn optimize(
     } else {
         OptimizeType::ZOrder(zorder_by)
     };
-    let (table, metrics) = table
+    let read_version = table.version();
+    let log_store = table.log_store();
+    let mut builder = table
         .optimize()
         .with_type(kind)
         .with_filters(&literals)
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql)))
-        .await
-        .map_err(on_table(entry))?;
+        .with_commit_properties(commit_properties(Some(sql), read_version));
+    if let Some(h) = super::test_pause() {
+        builder = builder.with_custom_execute_handler(h);
+    }
+    // OPTIMIZE changes no rows: after losing to another writer it may always plan again.
+    let (table, metrics) = match builder.await {
+        Ok(done) => done,
+        Err(e) => {
+            return Err(
+                super::explain_failure(entry, &log_store, read_version, Retry::Always, e).await,
+            )
+        }
+    };
     Ok(OptimizeMetrics {
         version: table.version().unwrap_or_default(),
         files_removed: metrics.num_files_removed,

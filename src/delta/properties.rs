@@ -18,12 +18,13 @@ pub async fn set(
     sql: &str,
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
+    let read = table.version();
     let props: HashMap<String, String> = properties.iter().cloned().collect();
     let table = table
         .set_tbl_properties()
         .with_properties(props)
         .with_raise_if_not_exists(false)
-        .with_commit_properties(commit_properties(Some(sql)))
+        .with_commit_properties(commit_properties(Some(sql), read))
         .await
         .map_err(on_table(entry))?;
     Ok(WriteMetrics::new(
@@ -77,6 +78,7 @@ async fn commit(
     sql: &str,
     operation_name: &str,
 ) -> Result<WriteMetrics> {
+    let read = table.version();
     let snapshot = table.snapshot().map_err(on_table(entry))?;
     let mut metadata = snapshot.metadata().clone();
     for k in remove {
@@ -99,7 +101,7 @@ async fn commit(
             .chain(remove.iter().map(|k| (k.clone(), String::new())))
             .collect(),
     };
-    let finalized = CommitBuilder::from(commit_properties(Some(sql)))
+    let finalized = CommitBuilder::from(commit_properties(Some(sql), read))
         .with_actions(vec![Action::Metadata(metadata)])
         .build(Some(snapshot), table.log_store(), operation)
         .await

@@ -1,10 +1,20 @@
 //! `RESTORE TABLE t TO VERSION AS OF n | TIMESTAMP AS OF ts` over delta-rs's restore: a new
 //! commit whose files are those of the old version.
+//!
+//! The old version's files that the current one lacks are re-added, so they must still exist:
+//! they are looked up before anything is committed, and a VACUUM that could delete them while
+//! the RESTORE runs makes the commit fail ([`super::commit_check`]) rather than reference a
+//! missing file.
 
-use super::{commit_properties, on_table, open, WriteMetrics};
+use std::collections::HashSet;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
+
+use super::{commit_properties, on_table, open, Retry, WriteMetrics};
 use crate::catalog::TableEntry;
 use crate::delta::history;
-use crate::error::Result;
+use crate::error::{LakeError, Result};
 use crate::sql::time_travel::AsOf;
 
 /// Restores `entry` to `to`.
@@ -17,12 +27,29 @@ pub async fn restore(entry: &TableEntry, to: AsOf, sql: &str) -> Result<WriteMet
         }
         AsOf::Timestamp(ms) => history::version_at(&table, ms).await?,
     };
-    let (table, metrics) = table
+    if let Some(pause) = super::test_pause_duration() {
+        tokio::time::sleep(pause).await;
+    }
+    check_files_exist(entry, &table, version).await?;
+    let read_version = table.version();
+    let log_store = table.log_store();
+    let builder = table
         .restore()
         .with_version_to_restore(version)
-        .with_commit_properties(commit_properties(Some(sql)))
-        .await
-        .map_err(on_table(entry))?;
+        .with_commit_properties(commit_properties(Some(sql), read_version));
+    let (table, metrics) = match builder.await {
+        Ok(done) => done,
+        Err(e) => {
+            return Err(super::explain_failure(
+                entry,
+                &log_store,
+                read_version,
+                Retry::IfDataFree,
+                e,
+            )
+            .await)
+        }
+    };
     let mut m = WriteMetrics::new(
         entry,
         &format!("RESTORE to version {version}"),
@@ -31,4 +58,56 @@ pub async fn restore(entry: &TableEntry, to: AsOf, sql: &str) -> Result<WriteMet
     m.files_added = metrics.num_restored_file as u64;
     m.files_removed = metrics.num_removed_file as u64;
     Ok(m)
+}
+
+/// Fails, naming a file, when a file of `version` that the current version lacks is gone.
+async fn check_files_exist(
+    entry: &TableEntry,
+    table: &deltalake::DeltaTable,
+    version: u64,
+) -> Result<()> {
+    if table.version() == Some(version) {
+        return Ok(());
+    }
+    let current: HashSet<String> = table
+        .snapshot()
+        .map_err(on_table(entry))?
+        .log_data()
+        .iter()
+        .map(|f| f.path().into_owned())
+        .collect();
+    let mut old = table.clone();
+    old.load_version(version).await.map_err(on_table(entry))?;
+    let readded: Vec<object_store::path::Path> = old
+        .snapshot()
+        .map_err(on_table(entry))?
+        .log_data()
+        .iter()
+        .filter(|f| !current.contains(f.path().as_ref()))
+        .map(|f| f.object_store_path())
+        .collect();
+    let store = table.object_store();
+    let missing = futures::stream::iter(readded)
+        .map(|p| {
+            let store = store.clone();
+            async move {
+                match store.head(&p).await {
+                    Err(object_store::Error::NotFound { .. }) => Ok(Some(p)),
+                    Err(e) => Err(e),
+                    Ok(_) => Ok(None),
+                }
+            }
+        })
+        .buffered(16)
+        .try_filter_map(|p| async move { Ok(p) })
+        .boxed()
+        .try_next()
+        .await?;
+    match missing {
+        None => Ok(()),
+        Some(p) => Err(LakeError::Invalid(format!(
+            "RESTORE {}: data file {p} of version {version} is gone (VACUUM deletes the files of old versions), so that version can no longer be restored; nothing was written",
+            entry.name
+        ))),
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
 
-use super::{commit_properties, open, WriteMetrics};
+use super::{commit_properties, open, Retry, WriteMetrics};
 use crate::catalog::TableEntry;
 use crate::error::Result;
 
@@ -20,10 +20,11 @@ pub async fn update(
 ) -> Result<WriteMetrics> {
     let table = open(entry).await?;
     let read_version = table.version();
+    let log_store = table.log_store();
     let mut builder = table
         .update()
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql)));
+        .with_commit_properties(commit_properties(Some(sql), read_version));
     for (col, e) in assignments {
         builder = builder.with_update(col, e);
     }
@@ -35,7 +36,16 @@ pub async fn update(
     }
     let (table, metrics) = match builder.await {
         Ok(done) => done,
-        Err(e) => return Err(super::explain_failure(entry, read_version, e).await),
+        Err(e) => {
+            return Err(super::explain_failure(
+                entry,
+                &log_store,
+                read_version,
+                Retry::IfDataFree,
+                e,
+            )
+            .await)
+        }
     };
     let mut m = WriteMetrics::new(entry, "UPDATE", table.version());
     m.rows_updated = metrics.num_updated_rows as u64;

@@ -1,11 +1,25 @@
-//! `VACUUM t [RETAIN n HOURS] [DRY RUN]` over delta-rs's vacuum. The retention guard is
-//! lakeshell's: a retention under the table's `delta.deletedFileRetentionDuration` (7 days by
-//! default) is refused unless the session sets `lakeshell.vacuum.retention_check = false`, as
-//! Databricks' `spark.databricks.delta.retentionDurationCheck.enabled` does.
+//! `VACUUM t [RETAIN n HOURS] [DRY RUN]`: deletes the files that no version within the
+//! retention period needs. The retention guard is lakeshell's: a retention under the table's
+//! `delta.deletedFileRetentionDuration` (7 days by default) is refused unless the session sets
+//! `lakeshell.vacuum.retention_check = false`, as Databricks'
+//! `spark.databricks.delta.retentionDurationCheck.enabled` does.
+//!
+//! The plan is made once ([`plan`]: delta-rs's dry run, narrowed to the files that still
+//! exist), and the files it lists are exactly the files deleted ([`execute`]): a VACUUM START
+//! commit first, then the deletes, then VACUUM END, which records a failure too. The START
+//! commit is checked against RESTOREs that re-added planned files since the plan was made
+//! ([`super::commit_check`]).
 
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::protocol::DeltaOperation;
 use deltalake::table::config::TablePropertiesExt;
+use deltalake::DeltaTable;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+use serde_json::json;
 
-use super::{commit_properties, on_table, open};
+use super::{commit_metadata, on_table, Retry};
 use crate::catalog::TableEntry;
 use crate::error::{LakeError, Result};
 
@@ -13,19 +27,37 @@ use crate::error::{LakeError, Result};
 #[derive(Debug, Clone)]
 pub struct VacuumMetrics {
     pub dry_run: bool,
+    /// Paths relative to the table root.
     pub files: Vec<String>,
     pub retention_hours: f64,
 }
 
-/// Vacuums `entry`.
-pub async fn vacuum(
-    entry: &TableEntry,
-    retain_hours: Option<f64>,
-    dry_run: bool,
+/// The files a VACUUM deletes, with their sizes, on the version it read.
+pub struct VacuumPlan {
+    files: Vec<(Path, u64)>,
+    retention_hours: f64,
+    minimum_hours: f64,
     check_retention: bool,
-    sql: &str,
-) -> Result<VacuumMetrics> {
-    let table = open(entry).await?;
+}
+
+impl VacuumPlan {
+    /// The metrics of this plan, as a dry run reports them.
+    pub fn metrics(&self, dry_run: bool) -> VacuumMetrics {
+        VacuumMetrics {
+            dry_run,
+            files: self.files.iter().map(|(p, _)| p.to_string()).collect(),
+            retention_hours: self.retention_hours,
+        }
+    }
+}
+
+/// Plans a VACUUM of `table` (already opened at the version it reads).
+pub async fn plan(
+    entry: &TableEntry,
+    table: &DeltaTable,
+    retain_hours: Option<f64>,
+    check_retention: bool,
+) -> Result<VacuumPlan> {
     let minimum = table
         .snapshot()
         .map(|s| s.table_config().deleted_file_retention_duration())
@@ -45,72 +77,116 @@ pub async fn vacuum(
         )));
     }
     let retention = chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
-    // delta-rs lists every tombstone past retention, including files an earlier VACUUM already
-    // deleted; a user wants to see what is (or would be) deleted now.
-    let (table, planned) = table
+    let (_, candidates) = table
+        .clone()
         .vacuum()
         .with_retention_period(retention)
         .with_enforce_retention_duration(false)
         .with_dry_run(true)
         .await
         .map_err(on_table(entry))?;
-    let files = existing(&table, entry, planned.files_deleted).await;
-    if !dry_run && !files.is_empty() {
-        table
-            .vacuum()
-            .with_retention_period(retention)
-            .with_enforce_retention_duration(false)
-            .with_commit_properties(commit_properties(Some(sql)))
-            .await
-            .map_err(on_table(entry))?;
-    }
-    Ok(VacuumMetrics {
-        dry_run,
-        files,
-        retention_hours: hours,
-    })
-}
-
-/// The files of `candidates` that exist, as paths relative to the table root.
-async fn existing(
-    table: &deltalake::DeltaTable,
-    entry: &TableEntry,
-    candidates: Vec<String>,
-) -> Vec<String> {
-    use futures::StreamExt;
-    use object_store::ObjectStoreExt;
+    // delta-rs lists every tombstone past retention, including files an earlier VACUUM already
+    // deleted: keep those that exist, with their sizes.
     let store = table.log_store().object_store(None);
-    let root = entry.url.as_str().trim_end_matches('/').to_string();
-    let root_path = entry
-        .url
-        .to_file_path()
-        .ok()
-        .map(|p| p.display().to_string());
-    let relative: Vec<String> = candidates
-        .into_iter()
-        .map(|f| {
-            let f = f.strip_prefix(&root).map(str::to_string).unwrap_or(f);
-            match &root_path {
-                Some(r) => f.strip_prefix(r.as_str()).map(str::to_string).unwrap_or(f),
-                None => f,
-            }
-            .trim_start_matches('/')
-            .to_string()
-        })
-        .collect();
-    futures::stream::iter(relative)
+    let files = futures::stream::iter(candidates.files_deleted)
         .map(|f| {
             let store = store.clone();
             async move {
-                let found = store
-                    .head(&object_store::path::Path::from(f.as_str()))
-                    .await
-                    .is_ok();
-                found.then_some(f)
+                let path = Path::parse(&f).unwrap_or_else(|_| Path::from(f.as_str()));
+                match store.head(&path).await {
+                    Ok(meta) => Ok(Some((path, meta.size))),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
             }
         })
         .buffered(16)
-        .filter_map(|f| async move { f })
-        .collect()
+        .try_filter_map(|f| async move { Ok(f) })
+        .try_collect()
+        .await?;
+    Ok(VacuumPlan {
+        files,
+        retention_hours: hours,
+        minimum_hours,
+        check_retention,
+    })
+}
+
+/// Deletes the planned files between a VACUUM START and a VACUUM END commit.
+pub async fn execute(
+    entry: &TableEntry,
+    table: &DeltaTable,
+    plan: VacuumPlan,
+    sql: &str,
+) -> Result<VacuumMetrics> {
+    let metrics = plan.metrics(false);
+    if plan.files.is_empty() {
+        return Ok(metrics);
+    }
+    if let Some(pause) = super::test_pause_duration() {
+        tokio::time::sleep(pause).await;
+    }
+    let read_version = table.version();
+    let log_store = table.log_store();
+    let snapshot = table.snapshot().map_err(on_table(entry))?;
+    let mut start_props = commit_metadata(Some(sql), read_version);
+    start_props.push((
+        "operationMetrics".into(),
+        json!({
+            "numFilesToDelete": plan.files.len(),
+            "sizeOfDataToDelete": plan.files.iter().map(|(_, s)| *s).sum::<u64>(),
+        }),
+    ));
+    let start_props = CommitProperties::default().with_metadata(start_props);
+    let start = CommitBuilder::from(start_props)
+        .build(
+            Some(snapshot),
+            log_store.clone(),
+            DeltaOperation::VacuumStart {
+                retention_check_enabled: plan.check_retention,
+                specified_retention_millis: Some((plan.retention_hours * 3_600_000.0) as i64),
+                default_retention_millis: (plan.minimum_hours * 3_600_000.0) as i64,
+            },
+        )
+        .await;
+    let start = match start {
+        Ok(s) => s,
+        Err(e) => {
+            // VACUUM deletes nothing before its START commit: it may always plan again.
+            return Err(
+                super::explain_failure(entry, &log_store, read_version, Retry::Always, e).await,
+            );
+        }
+    };
+    let store = log_store.object_store(None);
+    let deleted: std::result::Result<Vec<Path>, object_store::Error> = store
+        .delete_stream(futures::stream::iter(plan.files.into_iter().map(|(p, _)| Ok(p))).boxed())
+        .map(|r| match r {
+            Err(object_store::Error::NotFound { path, .. }) => Ok(Path::from(path)),
+            other => other,
+        })
+        .try_collect()
+        .await;
+    let (status, count) = match &deleted {
+        Ok(d) => ("COMPLETED", d.len()),
+        Err(_) => ("FAILED", 0),
+    };
+    let mut end_props = commit_metadata(Some(sql), read_version);
+    end_props.push((
+        "operationMetrics".into(),
+        json!({ "numDeletedFiles": count, "numVacuumedDirectories": 0 }),
+    ));
+    let end_props = CommitProperties::default().with_metadata(end_props);
+    CommitBuilder::from(end_props)
+        .build(
+            Some(&start.snapshot()),
+            log_store.clone(),
+            DeltaOperation::VacuumEnd {
+                status: status.into(),
+            },
+        )
         .await
+        .map_err(on_table(entry))?;
+    deleted.map_err(|e| LakeError::from(e).on_table(entry.name.clone()))?;
+    Ok(metrics)
 }

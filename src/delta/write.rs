@@ -13,7 +13,7 @@ use deltalake::protocol::SaveMode;
 use deltalake::DeltaTableBuilder;
 
 use super::source::one_shot_plan;
-use super::{commit_properties, WriteMetrics};
+use super::{commit_properties, Retry, WriteMetrics};
 use crate::catalog::{options::for_store, TableEntry};
 use crate::error::{LakeError, Result};
 
@@ -86,7 +86,7 @@ pub async fn write(
         .with_input_plan(plan)
         .with_session_state(Arc::new(state.clone()))
         .with_save_mode(save_mode)
-        .with_commit_properties(commit_properties(req.sql));
+        .with_commit_properties(commit_properties(req.sql, table.version()));
     if let Some(p) = &req.replace_where {
         builder = builder.with_replace_where(p.clone());
     }
@@ -120,9 +120,16 @@ pub async fn write(
         builder = builder.with_custom_execute_handler(h);
     }
     let read_version = table.version();
+    let retry = match req.mode {
+        WriteMode::Append => Retry::Always,
+        _ => Retry::IfDataFree,
+    };
     let written = match builder.await {
         Ok(t) => t,
-        Err(e) => return Err(super::explain_failure(target, read_version, e).await),
+        Err(e) => {
+            let log_store = table.log_store();
+            return Err(super::explain_failure(target, &log_store, read_version, retry, e).await);
+        }
     };
     let mut m = WriteMetrics::new(target, req.operation, written.version());
     let figures = last_metrics(&written).await;
@@ -142,11 +149,12 @@ pub async fn write(
         .cloned()
         .collect();
     if !custom.is_empty() {
+        let read = written.version();
         let updated = written
             .set_tbl_properties()
             .with_properties(custom)
             .with_raise_if_not_exists(false)
-            .with_commit_properties(commit_properties(req.sql))
+            .with_commit_properties(commit_properties(req.sql, read))
             .await
             .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
         m.version = updated.version().unwrap_or(m.version);

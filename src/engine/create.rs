@@ -67,18 +67,6 @@ impl Engine {
             .statement_to_plan(DFStatement::Statement(Box::new(SQLStatement::Query(query))))
             .await
             .map_err(|e| self.explain_error(e))?;
-        let input = self.run_for_write(plan, opts).await?;
-        // A replaced table keeps its attached expectations unless the statement declares its own.
-        let (input, enforcement) = if ct.expectations.is_empty() {
-            self.enforced(input, &target, &[]).await?
-        } else {
-            crate::expectations::enforce::enforce(
-                &self.state(),
-                input,
-                &target.name,
-                &ct.expectations,
-            )?
-        };
         let mut properties = ct.properties.clone();
         if !exists {
             properties.extend(ct.expectations.iter().map(crate::expectations::property));
@@ -88,18 +76,34 @@ impl Engine {
         } else {
             (WriteMode::Create, "CREATE TABLE AS SELECT")
         };
-        let req = WriteRequest {
-            target: &target,
-            mode,
-            partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
-            properties,
-            comment: ct.comment.clone(),
-            sql: Some(raw),
-            operation,
-            replace_where: None,
-            merge_schema: false,
-        };
-        let mut metrics = write(&self.state(), input, req).await?;
+        let (mut metrics, enforcement) = super::retry::retrying(|| async {
+            let input = self.run_for_write(plan.clone(), opts).await?;
+            // A replaced table keeps its attached expectations unless the statement declares
+            // its own.
+            let (input, enforcement) = if ct.expectations.is_empty() {
+                self.enforced(input, &target, &[]).await?
+            } else {
+                crate::expectations::enforce::enforce(
+                    &self.state(),
+                    input,
+                    &target.name,
+                    &ct.expectations,
+                )?
+            };
+            let req = WriteRequest {
+                target: &target,
+                mode,
+                partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
+                properties: properties.clone(),
+                comment: ct.comment.clone(),
+                sql: Some(raw),
+                operation,
+                replace_where: None,
+                merge_schema: false,
+            };
+            Ok((write(&self.state(), input, req).await?, enforcement))
+        })
+        .await?;
         if exists && !ct.expectations.is_empty() {
             metrics.version = self.attach_only(&target, &ct.expectations, raw).await?;
         }

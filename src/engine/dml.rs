@@ -50,16 +50,19 @@ impl Engine {
         }
         let (name, relation) = target_of(target, "DELETE")?;
         let entry = self.entry_for(&name).await?;
-        let predicate = match &d.selection {
-            None => None,
-            Some(sel) => {
-                let (_, filter) = self
-                    .plan_over_target(&relation, &["1".to_string()], Some(&sel.to_string()))
-                    .await?;
-                filter
-            }
-        };
-        let m = crate::delta::delete::delete(&self.state(), &entry, predicate, raw).await?;
+        let m = super::retry::retrying(|| async {
+            let predicate = match &d.selection {
+                None => None,
+                Some(sel) => {
+                    let (_, filter) = self
+                        .plan_over_target(&relation, &["1".to_string()], Some(&sel.to_string()))
+                        .await?;
+                    filter
+                }
+            };
+            crate::delta::delete::delete(&self.state(), &entry, predicate, raw).await
+        })
+        .await?;
         Ok(Outcome::Write(m))
     }
 
@@ -95,12 +98,15 @@ impl Engine {
         }
         check_columns(&entry, &columns, "UPDATE").await?;
         let selection = u.selection.as_ref().map(|s| s.to_string());
-        let (exprs, predicate) = self
-            .plan_over_target(&relation, &values, selection.as_deref())
-            .await?;
-        let assignments = columns.iter().cloned().zip(exprs).collect();
-        match crate::delta::update::update(&self.state(), &entry, assignments, predicate, raw).await
-        {
+        let updated = super::retry::retrying(|| async {
+            let (exprs, predicate) = self
+                .plan_over_target(&relation, &values, selection.as_deref())
+                .await?;
+            let assignments = columns.iter().cloned().zip(exprs).collect();
+            crate::delta::update::update(&self.state(), &entry, assignments, predicate, raw).await
+        })
+        .await;
+        match updated {
             Ok(m) => Ok(Outcome::Write(m)),
             Err(e) if e.to_string().contains("Invalid data found") => {
                 let set: Vec<(String, String)> = columns.into_iter().zip(values).collect();
@@ -384,20 +390,23 @@ impl Engine {
             )))
             .await
             .map_err(|e| self.explain_error(e))?;
-        let input = self.run_for_write(plan, opts).await?;
-        let (input, enforcement) = self.enforced(input, &entry, &[]).await?;
-        let req = WriteRequest {
-            target: &entry,
-            mode: WriteMode::Overwrite,
-            partition_by: vec![],
-            properties: vec![],
-            comment: None,
-            sql: Some(raw),
-            operation: "INSERT REPLACE WHERE",
-            replace_where: Some(stmt.predicate.to_string()),
-            merge_schema: false,
-        };
-        let mut m = write(&self.state(), input, req).await?;
+        let (mut m, enforcement) = super::retry::retrying(|| async {
+            let input = self.run_for_write(plan.clone(), opts).await?;
+            let (input, enforcement) = self.enforced(input, &entry, &[]).await?;
+            let req = WriteRequest {
+                target: &entry,
+                mode: WriteMode::Overwrite,
+                partition_by: vec![],
+                properties: vec![],
+                comment: None,
+                sql: Some(raw),
+                operation: "INSERT REPLACE WHERE",
+                replace_where: Some(stmt.predicate.to_string()),
+                merge_schema: false,
+            };
+            Ok((write(&self.state(), input, req).await?, enforcement))
+        })
+        .await?;
         self.record_enforcement(&entry, &mut m, enforcement).await?;
         Ok(Outcome::Write(m))
     }

@@ -93,24 +93,16 @@ impl Engine {
                 p.set_task(t);
             }
         };
-        let files = |entry: &crate::catalog::TableEntry| {
-            let entry = entry.clone();
-            async move {
-                crate::delta::open(&entry)
-                    .await
-                    .ok()
-                    .and_then(|t| t.snapshot().ok().map(|s| s.log_data().num_files()))
-                    .unwrap_or(0)
-            }
-        };
+        let live =
+            |t: &deltalake::DeltaTable| t.snapshot().map(|s| s.log_data().num_files()).unwrap_or(0);
         match stmt {
             MaintenanceStatement::Restore { table, to } => {
                 let entry = self.entry_for(&table).await?;
                 let to = self.version_spec(&to).await?;
                 task(format!("RESTORE {} to {to}", entry.name));
-                Ok(Outcome::Write(
-                    crate::delta::restore::restore(&entry, to, raw).await?,
-                ))
+                let m = super::retry::retrying(|| crate::delta::restore::restore(&entry, to, raw))
+                    .await?;
+                Ok(Outcome::Write(m))
             }
             MaintenanceStatement::Optimize {
                 table,
@@ -122,20 +114,30 @@ impl Engine {
                 if let Some(p) = &predicate {
                     partition_filters(p, &mut filters)?;
                 }
-                let cols = zorder_by.iter().map(|c| c.value.clone()).collect();
-                task(format!(
-                    "OPTIMIZE {}: {} {} files",
-                    entry.name,
-                    if zorder_by.is_empty() {
-                        "compacting"
-                    } else {
-                        "Z-ordering"
-                    },
-                    files(&entry).await
-                ));
-                let m =
-                    crate::delta::optimize::optimize(&self.state(), &entry, &filters, cols, raw)
-                        .await?;
+                let cols: Vec<String> = zorder_by.iter().map(|c| c.value.clone()).collect();
+                let m = super::retry::retrying(|| async {
+                    let table = crate::delta::open(&entry).await?;
+                    task(format!(
+                        "OPTIMIZE {}: {} {} files",
+                        entry.name,
+                        if cols.is_empty() {
+                            "compacting"
+                        } else {
+                            "Z-ordering"
+                        },
+                        live(&table)
+                    ));
+                    crate::delta::optimize::optimize(
+                        &self.state(),
+                        &entry,
+                        table,
+                        &filters,
+                        cols.clone(),
+                        raw,
+                    )
+                    .await
+                })
+                .await?;
                 let u = |v: u64| Arc::new(UInt64Array::from(vec![v])) as ArrayRef;
                 rows(
                     vec![
@@ -166,17 +168,25 @@ impl Engine {
                 dry_run,
             } => {
                 let entry = self.entry_for(&table).await?;
-                task(format!(
-                    "VACUUM {}: finding files no version needs among {} live ones",
-                    entry.name,
-                    files(&entry).await
-                ));
                 let check = self.setting_bool(
                     "spark.databricks.delta.retentionDurationCheck.enabled",
                     true,
                 ) && self.setting_bool("lakeshell.vacuum.retention_check", true);
-                let m =
-                    crate::delta::vacuum::vacuum(&entry, retain_hours, dry_run, check, raw).await?;
+                use crate::delta::vacuum;
+                let m = super::retry::retrying(|| async {
+                    let table = crate::delta::open(&entry).await?;
+                    task(format!(
+                        "VACUUM {}: finding files no version needs among {} live ones",
+                        entry.name,
+                        live(&table)
+                    ));
+                    let plan = vacuum::plan(&entry, &table, retain_hours, check).await?;
+                    if dry_run {
+                        return Ok(plan.metrics(true));
+                    }
+                    vacuum::execute(&entry, &table, plan, raw).await
+                })
+                .await?;
                 let root = crate::catalog::display_url(&entry.url);
                 let root = root.trim_end_matches('/');
                 let n = m.files.len();
@@ -197,12 +207,13 @@ impl Engine {
             }
             MaintenanceStatement::Fsck { table, dry_run } => {
                 let entry = self.entry_for(&table).await?;
+                let table = crate::delta::open(&entry).await?;
                 task(format!(
                     "FSCK {}: checking {} files",
                     entry.name,
-                    files(&entry).await
+                    live(&table)
                 ));
-                let m = crate::delta::fsck::fsck(&entry, dry_run, raw).await?;
+                let m = crate::delta::fsck::fsck(&entry, table, dry_run, raw).await?;
                 let n = m.files_removed.len();
                 rows(
                     vec![

@@ -52,10 +52,35 @@ impl Engine {
                 "MERGE: give the source subquery an alias: USING (SELECT ...) AS s".into(),
             )
         })?;
-        let table = crate::delta::open(&entry).await?;
+        let (mut m, enforcement) = super::retry::retrying(|| {
+            self.merge_once(&stmt, &name, &entry, &target_alias, &source_alias, raw)
+        })
+        .await?;
+        if let Some(e) = enforcement {
+            self.record_enforcement(&entry, &mut m, e).await?;
+        }
+        Ok(Outcome::Write(m))
+    }
+
+    /// Plans the MERGE on the target's latest version and commits it.
+    async fn merge_once(
+        &self,
+        stmt: &MergeStatement,
+        name: &datafusion::sql::sqlparser::ast::ObjectName,
+        entry: &crate::catalog::TableEntry,
+        target_alias: &str,
+        source_alias: &str,
+        raw: &str,
+    ) -> Result<(
+        crate::delta::WriteMetrics,
+        Option<crate::expectations::enforce::Shared>,
+    )> {
+        let source_alias = source_alias.to_string();
+        let target_alias = target_alias.to_string();
+        let table = crate::delta::open(entry).await?;
         let target_cols: Vec<String> = table
             .snapshot()
-            .map_err(crate::delta::on_table(&entry))?
+            .map_err(crate::delta::on_table(entry))?
             .schema()
             .fields()
             .map(|f| f.name().to_string())
@@ -65,7 +90,7 @@ impl Engine {
             .ctx
             .execute_logical_plan(self.plan_sql(&source_sql).await?)
             .await?;
-        let (source, enforcement) = self.enforce_source(source, &entry).await?;
+        let (source, enforcement) = self.enforce_source(source, entry).await?;
         let source_cols: Vec<String> = source
             .schema()
             .fields()
@@ -169,9 +194,9 @@ impl Engine {
                     named.extend(set.iter().map(|(col, _)| col.clone()));
                 }
             }
-            super::dml::check_columns(&entry, &named, "MERGE INTO").await?;
+            super::dml::check_columns(entry, &named, "MERGE INTO").await?;
         }
-        self.check_unique_matches(&stmt, &name.to_string(), &target_alias, &entry.name)
+        self.check_unique_matches(stmt, &name.to_string(), &target_alias, &entry.name)
             .await?;
         let plan = MergePlan {
             source,
@@ -181,15 +206,10 @@ impl Engine {
             clauses,
             schema_evolution: stmt.schema_evolution,
         };
-        match crate::delta::merge::merge(&self.state(), &entry, plan, raw).await {
-            Ok(mut m) => {
-                if let Some(e) = enforcement {
-                    self.record_enforcement(&entry, &mut m, e).await?;
-                }
-                Ok(Outcome::Write(m))
-            }
+        match crate::delta::merge::merge(&self.state(), entry, plan, raw).await {
+            Ok(m) => Ok((m, enforcement)),
             Err(e) if e.to_string().contains("Invalid data found") => {
-                Err(self.explain_preview(&entry, "MERGE INTO", e).await)
+                Err(self.explain_preview(entry, "MERGE INTO", e).await)
             }
             Err(e) => Err(e),
         }

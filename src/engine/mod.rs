@@ -13,6 +13,7 @@ mod maintenance;
 mod merge;
 pub mod progress;
 mod quality;
+mod retry;
 mod travel;
 
 use std::sync::Arc;
@@ -122,6 +123,7 @@ pub struct Engine {
 impl Engine {
     /// A session over `warehouse`, substituting `vars` into statements.
     pub fn new(warehouse: Warehouse, mut vars: Vars) -> Result<Self> {
+        crate::delta::commit_check::install();
         let run_id = uuid::Uuid::new_v4().to_string();
         vars.set_default("run_id", &run_id);
         let warehouse = Arc::new(warehouse);
@@ -494,11 +496,7 @@ impl Engine {
             other => return Err(LakeError::Unsupported(format!("{other} on Delta tables"))),
         };
         let target = self.resolve_reference(&dml.table_name, false).await?;
-        // A blind append never conflicts under Delta's rules, but delta-rs 1.1 counts every
-        // file of the version it read as read, so a concurrent DELETE fails it: run it again
-        // on the new version.
-        let mut attempt = 0;
-        loop {
+        let (mut m, enforcement) = retry::retrying(|| async {
             let input = self.run_for_write(dml.input.as_ref().clone(), opts).await?;
             let (input, enforcement) = self.enforced(input, &target, &[]).await?;
             let req = WriteRequest {
@@ -512,18 +510,12 @@ impl Engine {
                 replace_where: None,
                 merge_schema: false,
             };
-            match write(&self.state(), input, req).await {
-                Err(LakeError::Conflict(_)) if mode == WriteMode::Append && attempt < 10 => {
-                    attempt += 1;
-                }
-                done => {
-                    let mut m = done?;
-                    self.record_enforcement(&target, &mut m, enforcement)
-                        .await?;
-                    return Ok(Outcome::Write(m));
-                }
-            }
-        }
+            Ok((write(&self.state(), input, req).await?, enforcement))
+        })
+        .await?;
+        self.record_enforcement(&target, &mut m, enforcement)
+            .await?;
+        Ok(Outcome::Write(m))
     }
 
     async fn register_external(

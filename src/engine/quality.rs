@@ -191,8 +191,7 @@ impl Engine {
         let Some(schema) = batches.first().map(|b| b.schema()) else {
             return Ok(WriteMetrics::new(entry, operation, None));
         };
-        let mut attempt = 0;
-        loop {
+        super::retry::retrying(|| async {
             let stream = MemoryStream::try_new(batches.clone(), Arc::clone(&schema), None)?;
             let req = WriteRequest {
                 target: entry,
@@ -205,11 +204,9 @@ impl Engine {
                 replace_where: None,
                 merge_schema: true,
             };
-            match write(&self.state(), Box::pin(stream), req).await {
-                Err(LakeError::Conflict(_)) if attempt < 10 => attempt += 1,
-                done => return done,
-            }
-        }
+            write(&self.state(), Box::pin(stream), req).await
+        })
+        .await
     }
 
     /// The version CHECK reads when it names none: `N` for every table, or per table.

@@ -156,9 +156,13 @@ pub fn run_python(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs a Python snippet with `args`; returns stdout.
+/// Runs a Python snippet with `args`; returns stdout. The snippet leaves through `os._exit`:
+/// deltalake 1.6's Python package now and then aborts while the interpreter shuts down
+/// ("terminate called without an active exception"), after the work is done.
 pub fn py(code: &str, args: &[&str]) -> String {
-    run_python(&[&["-c", code], args].concat())
+    let code =
+        format!("{code}\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_os._exit(0)\n");
+    run_python(&[&["-c", code.as_str()], args].concat())
 }
 
 /// Copies a folder tree (fixtures and SQL into a scratch directory).

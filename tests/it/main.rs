@@ -9,6 +9,7 @@
 //!   quality results, reports, the run log, failures and skipped files, --select, `check`.
 //! - `interop`: delta-rs (Python) and DuckDB read what lakeshell writes.
 //! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
+//! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
 
 mod bench;
 mod cli;
@@ -20,5 +21,6 @@ mod maintenance;
 mod pipeline;
 mod pruning;
 mod quickstart;
+mod races;
 mod s3;
 mod slt;
