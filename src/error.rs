@@ -46,10 +46,28 @@ pub enum LakeError {
     /// Something the user asked for that lakeshell does not support (yet).
     #[error("not supported: {0}")]
     Unsupported(String),
-    /// A statement that cannot run as written (a version outside the history, a violated
-    /// constraint, an ambiguous MERGE), with what to do about it.
+    /// A name that cannot name a table or schema.
     #[error("{0}")]
-    Invalid(String),
+    BadName(String),
+    /// A location that cannot be parsed (an unknown scheme, a bad URL or path).
+    #[error("{0}")]
+    BadLocation(String),
+    /// A statement that cannot run as written (a column the table lacks, a clause that does
+    /// not fit, a bad argument), with what to do about it.
+    #[error("{0}")]
+    BadStatement(String),
+    /// A version or time outside a table's history, or one no longer available.
+    #[error("{0}")]
+    Version(String),
+    /// A data file the table version lists is gone from storage.
+    #[error("a data file of this table version is gone: VACUUM deletes the files of old versions, and FSCK REPAIR TABLE removes lost files from the current one (missing: {0})")]
+    MissingFile(String),
+    /// A row broke a CHECK constraint, NOT NULL or a generated column; nothing was written.
+    #[error("{0}")]
+    Constraint(String),
+    /// A MERGE in which several source rows match one target row.
+    #[error("{0}")]
+    AmbiguousMerge(String),
     /// Another writer committed a conflicting change while the statement ran; nothing was
     /// written.
     #[error("{0}")]
@@ -57,24 +75,47 @@ pub enum LakeError {
     /// A data-quality expectation failed (a FAIL expectation in a write or a check).
     #[error("{0}")]
     Expectation(String),
-    /// A bad value in a flag, option or meta command.
+    /// The target committed, but a write that follows it (quarantine, quality results, the
+    /// run log) failed: Delta has no commit across tables.
     #[error("{0}")]
-    Usage(String),
+    PartlyWritten(String),
+    /// A bad value in a flag, an option, the output format or a pipeline selection.
+    #[error("{0}")]
+    Flag(String),
+    /// A meta command that is unknown or lacks its argument.
+    #[error("{0}")]
+    MetaCommand(String),
+    /// A pipeline that cannot be ordered or selected (a cycle, an unknown file).
+    #[error("{0}")]
+    Pipeline(String),
+    /// The interactive prompt could not start or read a line.
+    #[error("prompt: {0}")]
+    Prompt(String),
+    /// One of lakeshell's own invariants broke (a poisoned lock); a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A query failed in DataFusion.
     #[error("{}", clean_datafusion(.0))]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(#[source] datafusion::error::DataFusionError),
     /// A Delta operation failed in delta-rs.
     #[error("{}", clean_delta(.0))]
-    Delta(#[from] deltalake::DeltaTableError),
+    Delta(#[source] deltalake::DeltaTableError),
     /// An object-store request failed.
     #[error("storage: {}", one_line(&.0.to_string()))]
     Storage(#[from] object_store::Error),
-    /// Local I/O failed (reading a script, writing output).
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
+    /// Local I/O failed (reading a script or stdin, writing output or a report), with the file
+    /// when there is one.
+    #[error("{}", io_line(action, path.as_deref(), source))]
+    Io {
+        /// `read` or `write`.
+        action: &'static str,
+        path: Option<std::path::PathBuf>,
+        #[source]
+        source: std::io::Error,
+    },
     /// Rendering output failed.
     #[error("output: {0}")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    Arrow(#[source] datafusion::arrow::error::ArrowError),
     /// Configuration file could not be read or parsed.
     #[error("config: {0}")]
     Config(String),
@@ -145,10 +186,33 @@ impl LakeError {
         }
     }
 
-    /// The process exit code for this error: 2 for usage and unreadable input, 1 otherwise.
+    /// Reading `path` failed.
+    pub fn read(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        LakeError::Io {
+            action: "read",
+            path: Some(path.into()),
+            source,
+        }
+    }
+
+    /// Writing `path` (or making its folder) failed.
+    pub fn write(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        LakeError::Io {
+            action: "write",
+            path: Some(path.into()),
+            source,
+        }
+    }
+
+    /// The process exit code for this error: 2 for usage and I/O, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            LakeError::Usage(_) | LakeError::Config(_) => 2,
+            LakeError::Flag(_)
+            | LakeError::MetaCommand(_)
+            | LakeError::Pipeline(_)
+            | LakeError::Prompt(_)
+            | LakeError::Config(_)
+            | LakeError::Io { .. } => 2,
             // Anything that went wrong in a statement is a statement failure.
             LakeError::At { .. } => 1,
             LakeError::OnTable { source, .. } => source.exit_code(),
@@ -157,10 +221,99 @@ impl LakeError {
     }
 }
 
+impl From<datafusion::error::DataFusionError> for LakeError {
+    /// A lakeshell or delta-rs error that travelled through DataFusion (from a table provider,
+    /// a write's stream) comes out as itself.
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as D;
+        match e {
+            D::External(inner) => match inner.downcast::<LakeError>() {
+                Ok(l) => *l,
+                Err(inner) => match inner.downcast::<deltalake::DeltaTableError>() {
+                    Ok(d) => LakeError::from(*d),
+                    Err(inner) => LakeError::DataFusion(D::External(inner)),
+                },
+            },
+            D::Diagnostic(d, inner) => match LakeError::from(*inner) {
+                LakeError::DataFusion(inner) => {
+                    LakeError::DataFusion(D::Diagnostic(d, Box::new(inner)))
+                }
+                other => other,
+            },
+            D::Context(ctx, inner) => match LakeError::from(*inner) {
+                LakeError::DataFusion(inner) => {
+                    LakeError::DataFusion(D::Context(ctx, Box::new(inner)))
+                }
+                other => other.on_table(ctx),
+            },
+            other => LakeError::DataFusion(other),
+        }
+    }
+}
+
+impl From<deltalake::DeltaTableError> for LakeError {
+    /// A lakeshell error that travelled through delta-rs (a write's input stream) comes out as
+    /// itself.
+    fn from(e: deltalake::DeltaTableError) -> Self {
+        match e {
+            deltalake::DeltaTableError::Arrow { source } => LakeError::from(source),
+            deltalake::DeltaTableError::GenericError { source } => {
+                match source.downcast::<datafusion::error::DataFusionError>() {
+                    Ok(d) => LakeError::from(*d),
+                    Err(source) => {
+                        LakeError::Delta(deltalake::DeltaTableError::GenericError { source })
+                    }
+                }
+            }
+            other => LakeError::Delta(other),
+        }
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for LakeError {
+    /// An error a stream carried through Arrow (an output writer reading a failed query)
+    /// comes out as itself.
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        use datafusion::arrow::error::ArrowError as A;
+        match e {
+            A::ExternalError(inner) => match inner.downcast::<datafusion::error::DataFusionError>()
+            {
+                Ok(d) => LakeError::from(*d),
+                Err(inner) => match inner.downcast::<LakeError>() {
+                    Ok(l) => *l,
+                    Err(inner) => LakeError::Arrow(A::ExternalError(inner)),
+                },
+            },
+            A::IoError(_, source) => LakeError::from(source),
+            other => LakeError::Arrow(other),
+        }
+    }
+}
+
+impl From<std::io::Error> for LakeError {
+    fn from(source: std::io::Error) -> Self {
+        LakeError::Io {
+            action: "use",
+            path: None,
+            source,
+        }
+    }
+}
+
+fn io_line(action: &str, path: Option<&std::path::Path>, e: &std::io::Error) -> String {
+    match path {
+        Some(p) => format!("cannot {action} {}: {e}", p.display()),
+        None => e.to_string(),
+    }
+}
+
 /// DataFusion errors carry nested context prefixes ("External error: ...", "Error during
 /// planning: ..."); a user wants the cause, once, on one line.
 fn clean_datafusion(e: &datafusion::error::DataFusionError) -> String {
     use datafusion::error::DataFusionError as D;
+    if let Some(path) = missing_object(e) {
+        return LakeError::MissingFile(path).to_string();
+    }
     let inner = match e {
         D::External(inner) => {
             if let Some(d) = inner.downcast_ref::<deltalake::DeltaTableError>() {
@@ -179,19 +332,29 @@ fn clean_datafusion(e: &datafusion::error::DataFusionError) -> String {
         D::ArrowError(a, _) => a.to_string(),
         other => other.to_string(),
     };
-    if inner.contains("Object at location") && inner.contains("not found") {
-        return format!(
-            "{}; a data file of this table version is gone: VACUUM deletes the files of old versions, and FSCK REPAIR TABLE removes lost files from the current one",
-            one_line(&inner)
-        );
-    }
-    if inner.contains("is declared as non-nullable but contains null values") {
-        return format!(
-            "NOT NULL constraint violated: a NULL went to a column declared NOT NULL; nothing was written ({})",
-            one_line(&inner)
-        );
-    }
     one_line(&inner)
+}
+
+/// The errors `e` wraps, itself first, through every `source()`.
+pub fn chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
+/// The first error of type `T` in `e`'s chain.
+pub fn find<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    chain(e).find_map(|e| e.downcast_ref::<T>())
+}
+
+/// The path of an object that was not found, anywhere in `e`'s chain.
+pub fn missing_object(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    chain(e).find_map(|e| match e.downcast_ref::<object_store::Error>() {
+        Some(object_store::Error::NotFound { path, .. }) => Some(path.clone()),
+        _ => None,
+    })
 }
 
 fn clean_delta(e: &deltalake::DeltaTableError) -> String {
@@ -270,7 +433,7 @@ mod tests {
 
     #[test]
     fn usage_errors_exit_2_unless_a_statement_failed() {
-        let e = LakeError::Usage("bad".into()).on_table("t");
+        let e = LakeError::Flag("bad".into()).on_table("t");
         assert_eq!(e.exit_code(), 2);
         let origin = Origin {
             source: "a.sql".into(),

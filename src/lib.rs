@@ -3,24 +3,28 @@
 //!
 //! # Layout
 //!
+//! Each layer uses only the layers below it (`scripts/check-layers` enforces this in CI):
+//!
 //! ```text
-//! main.rs, cli        flags -> Settings; REPL | -c | run FILE... | stdin
-//!   repl, shell       the prompt; the one executor the REPL and scripts share (shell.rs)
-//!   pipeline          `run`: files in dependency order, --select, reports, the run log
-//!   meta              backslash commands, one enum
-//!   engine            the only place statements execute; results come back as data
-//!     sql             our dialect: wraps DataFusion's parser; splitting, ${vars}, redaction
-//!     catalog         warehouse, registrations, storage options, object stores, providers
-//!     delta           one file per Delta operation over delta-rs builders
-//!     expectations    data-quality expectations: stored, enforced, checked, recorded
-//!     output          renders Arrow batches (table, csv, tsv, json, ndjson, markdown)
-//!   error             the one error type and exit codes
+//! main.rs, cli      flags -> Settings; then the REPL, -c, stdin, `run` or `check`
+//!   repl            the prompt: history, completion, multi-line input
+//!   pipeline        `run`: files in dependency order, --select, reports, the run log; `check`
+//!   shell           the one statement runner every front end uses: a script splits into pieces
+//!                   (sql::split tells SQL from a backslash command), each runs here, results
+//!                   stream to output; meta commands (meta.rs, one enum) run here too
+//!   engine          the only place statements execute: parse once, one dispatch match, every
+//!                   table a statement names opened once (engine/plan.rs), results as data
+//!     sql           our dialect over DataFusion's parser: statements, names, versions,
+//!                   splitting, ${vars}, redaction; knows no tables
+//!     catalog       names and URLs -> Delta tables and object stores: the warehouse,
+//!                   registrations, storage options, DataFusion providers
+//!     expectations  data-quality expectations: stored, enforced, checked, recorded
+//!     output        renders outcomes batch by batch (table, csv, tsv, json, ndjson, markdown)
+//!       delta       the bottom layer: one file per Delta operation over delta-rs builders, on a
+//!                   table already opened; lakeshell's own commit check (delta/commit_check.rs)
+//!   outcome, error  neutral types every layer may use: what a statement produced; the one
+//!                   error type and its exit codes
 //! ```
-
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 pub mod catalog;
 pub mod cli;
@@ -29,6 +33,7 @@ pub mod engine;
 pub mod error;
 pub mod expectations;
 pub mod meta;
+pub mod outcome;
 pub mod output;
 pub mod pipeline;
 pub mod repl;

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 
+#[allow(clippy::print_stderr)] // the one message printed before lakeshell can print it
 fn main() -> std::process::ExitCode {
     let cli = lakeshell::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

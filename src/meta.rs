@@ -79,7 +79,7 @@ impl Meta {
             None => (line, None),
         };
         let need = |what: &str| {
-            LakeError::Usage(format!("{cmd} needs {what}; \\? lists the meta commands"))
+            LakeError::MetaCommand(format!("{cmd} needs {what}; \\? lists the meta commands"))
         };
         match cmd {
             "\\?" | "\\h" | "\\help" => Ok(Meta::Help),
@@ -103,7 +103,7 @@ impl Meta {
                 .map(|a| Meta::Include(PathBuf::from(a)))
                 .ok_or_else(|| need("a file")),
             "\\o" => Ok(Meta::Output(arg.map(PathBuf::from))),
-            other => Err(LakeError::Usage(format!(
+            other => Err(LakeError::MetaCommand(format!(
                 "unknown meta command {other}; \\? lists them"
             ))),
         }

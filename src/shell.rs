@@ -1,8 +1,10 @@
-//! The one executor that the REPL, `-c`, `run` and stdin share: runs a statement or meta
-//! command, shows progress on a terminal, cancels on Ctrl-C, and hands results to `output/`.
+//! The one statement runner the REPL, `-c`, stdin, `run` and `check` share: a script is split
+//! into pieces ([`crate::sql::split`], the one place that tells SQL from a backslash command),
+//! and each piece runs here: SQL through the engine, with progress on a terminal, Ctrl-C to
+//! cancel and the result streamed to `output/`; a meta command here.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,33 +13,27 @@ use crate::engine::{Engine, ExecOptions, Outcome, Progress};
 use crate::error::{LakeError, Origin, Result};
 use crate::meta::{self, Meta};
 use crate::output::progress::ProgressLine;
-use crate::output::{self, Format, PrintOptions};
+use crate::output::{self, PrintOptions};
 use crate::sql::split::{split, Piece};
+use crate::sql::LakeStatement;
 
 /// What the caller should do after a piece ran.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     Continue,
     Quit,
 }
 
-/// A statement's effect on the names completion offers.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Changed {
-    Nothing,
-    Tables,
-}
-
-/// What one statement did, for a pipeline's report and run log.
+/// What one statement did, for a pipeline's report and run log, and for completion.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts {
+pub struct Effect {
     /// The table written or checked.
     pub table: Option<String>,
     /// The version the statement committed (or checked).
     pub version: Option<u64>,
     /// Rows inserted, updated and deleted by a write; rows returned by a query.
     pub rows: Option<u64>,
-    /// The tables this statement wrote or changed (for completion).
+    /// The statement may have changed which tables exist (for completion).
     pub changed: bool,
 }
 
@@ -47,6 +43,8 @@ pub struct Shell {
     pub print: PrintOptions,
     /// Show the live progress line (on a terminal only).
     pub progress: bool,
+    /// Run CHECK and SET only (`lakeshell check`).
+    pub checks_only: bool,
     redirect: Option<File>,
 }
 
@@ -56,90 +54,114 @@ impl Shell {
             engine,
             print,
             progress,
+            checks_only: false,
             redirect: None,
         }
     }
 
     fn out(&mut self) -> Box<dyn Write + '_> {
         match &mut self.redirect {
-            Some(f) => Box::new(f),
-            None => Box::new(std::io::stdout().lock()),
+            Some(f) => Box::new(BufWriter::new(f)),
+            None => Box::new(BufWriter::new(std::io::stdout().lock())),
         }
     }
 
-    /// Runs one SQL statement and prints its outcome.
-    pub async fn run_sql(&mut self, raw: &str) -> Result<Changed> {
-        Ok(if self.run_sql_facts(raw).await?.changed {
-            Changed::Tables
-        } else {
-            Changed::Nothing
-        })
+    /// Runs one piece of a script: a SQL statement or a meta command.
+    pub async fn run_piece(&mut self, piece: &Piece) -> Result<(Effect, Next)> {
+        self.run_planned(piece, None).await
     }
 
-    /// Runs one SQL statement, prints its outcome and says what it did. A CHECK whose failing
-    /// expectations failed is an error, after its rows are shown.
-    pub async fn run_sql_facts(&mut self, raw: &str) -> Result<Facts> {
+    /// The same, for a statement a pipeline plan has already parsed (`parsed`).
+    pub async fn run_planned(
+        &mut self,
+        piece: &Piece,
+        parsed: Option<LakeStatement>,
+    ) -> Result<(Effect, Next)> {
+        match piece {
+            Piece::Sql { text, .. } => Ok((self.run_sql(text, parsed).await?, Next::Continue)),
+            Piece::Meta { text, .. } => Ok((Effect::default(), self.run_meta(text).await?)),
+        }
+    }
+
+    /// Runs one SQL statement (parsed here unless `parsed`) and prints its outcome as it
+    /// streams in. A CHECK whose failing expectations failed is an error, after its rows are
+    /// shown.
+    async fn run_sql(&mut self, raw: &str, parsed: Option<LakeStatement>) -> Result<Effect> {
         let progress = Arc::new(Progress::default());
-        let line = ProgressLine::start(Arc::clone(&progress), self.progress && !self.print.quiet);
-        let keep_rows = match self.print.format {
-            Format::Table | Format::Markdown => self.print.max_rows,
-            _ => None,
-        };
+        let read = Arc::clone(&progress);
+        let line = ProgressLine::start(
+            Arc::new(move || read.snapshot()),
+            self.progress && !self.print.quiet,
+        );
         let opts = ExecOptions {
-            keep_rows,
             progress: Some(progress),
+            checks_only: self.checks_only,
         };
         let started = Instant::now();
-        let result = tokio::select! {
-            r = self.engine.execute(raw, &opts) => r,
-            _ = tokio::signal::ctrl_c() => Err(LakeError::Cancelled),
-        };
-        line.finish().await;
-        let outcome = result?;
-        let facts = match &outcome {
-            Outcome::Write(m) => Facts {
-                table: Some(m.table.clone()),
-                version: Some(m.version),
-                rows: Some(m.rows_inserted + m.rows_updated + m.rows_deleted),
-                changed: true,
-            },
-            Outcome::Message(_) => Facts {
-                changed: true,
-                ..Default::default()
-            },
-            Outcome::Rows(r) => Facts {
-                rows: Some(r.total_rows as u64),
-                ..Default::default()
-            },
-            Outcome::Check(c) => Facts {
-                table: Some(c.table.clone()),
-                rows: Some(c.rows.total_rows as u64),
-                ..Default::default()
-            },
-        };
         let print = self.print.clone();
-        let mut out = self.out();
-        output::print_outcome(&mut *out, &outcome, &print, started.elapsed())?;
-        out.flush()?;
-        if let Outcome::Check(c) = &outcome {
-            if !c.failed.is_empty() {
-                return Err(LakeError::Expectation(format!(
+        let engine = &self.engine;
+        let redirect = &mut self.redirect;
+        let work = async {
+            let outcome = match parsed {
+                Some(stmt) => engine.execute_parsed(raw, stmt, &opts).await?,
+                None => engine.execute(raw, &opts).await?,
+            };
+            let mut effect = match &outcome {
+                Outcome::Write(m) => Effect {
+                    table: Some(m.table.clone()),
+                    version: Some(m.version),
+                    rows: Some(m.rows_inserted + m.rows_updated + m.rows_deleted),
+                    changed: true,
+                },
+                Outcome::Message(_) => Effect {
+                    changed: true,
+                    ..Default::default()
+                },
+                Outcome::Rows(_) => Effect::default(),
+                Outcome::Check(c) => Effect {
+                    table: Some(c.table.clone()),
+                    ..Default::default()
+                },
+            };
+            let failed = match &outcome {
+                Outcome::Check(c) if !c.failed.is_empty() => Some(format!(
                     "{}: expectation(s) failed: {}",
                     c.table,
                     c.failed.join(", ")
-                )));
+                )),
+                _ => None,
+            };
+            let counts_rows = matches!(outcome, Outcome::Rows(_) | Outcome::Check(_));
+            let mut out: Box<dyn Write> = match redirect {
+                Some(f) => Box::new(BufWriter::new(f)),
+                None => Box::new(BufWriter::new(std::io::stdout().lock())),
+            };
+            let printed = output::print_outcome(&mut *out, outcome, &print, started).await?;
+            out.flush()?;
+            if counts_rows {
+                effect.rows = Some(printed.rows);
             }
-        }
-        Ok(facts)
+            match failed {
+                Some(f) => Err(LakeError::Expectation(f)),
+                None => Ok(effect),
+            }
+        };
+        let result = tokio::select! {
+            r = work => r,
+            _ = tokio::signal::ctrl_c() => Err(LakeError::Cancelled),
+        };
+        line.finish().await;
+        result.map_err(|e| self.engine.explain(e))
     }
 
     /// Runs one meta command.
-    pub async fn run_meta(&mut self, line: &str) -> Result<Next> {
+    async fn run_meta(&mut self, line: &str) -> Result<Next> {
         let started = Instant::now();
         let outcome = match Meta::parse(line)? {
             Meta::Help => {
                 let mut out = self.out();
                 write!(out, "{}", meta::help())?;
+                out.flush()?;
                 return Ok(Next::Continue);
             }
             Meta::Quit => return Ok(Next::Quit),
@@ -167,14 +189,12 @@ impl Shell {
                 })
             }
             Meta::Include(path) => {
-                Box::pin(self.run_file(&path, false)).await?;
-                return Ok(Next::Continue);
+                let (next, _) = Box::pin(self.run_file(&path, false)).await?;
+                return Ok(next);
             }
             Meta::Output(path) => {
                 self.redirect = match &path {
-                    Some(p) => Some(File::create(p).map_err(|e| {
-                        LakeError::Usage(format!("cannot write {}: {e}", p.display()))
-                    })?),
+                    Some(p) => Some(File::create(p).map_err(|e| LakeError::write(p, e))?),
                     None => None,
                 };
                 return Ok(Next::Continue);
@@ -185,20 +205,14 @@ impl Shell {
             ..self.print.clone()
         };
         let mut out = self.out();
-        output::print_outcome(&mut *out, &outcome, &print, started.elapsed())?;
+        output::print_outcome(&mut *out, outcome, &print, started).await?;
+        out.flush()?;
         Ok(Next::Continue)
     }
 
-    /// Runs a piece of a script.
-    pub async fn run_piece(&mut self, piece: &Piece) -> Result<Next> {
-        match piece {
-            Piece::Sql { text, .. } => self.run_sql(text).await.map(|_| Next::Continue),
-            Piece::Meta { text, .. } => self.run_meta(text).await,
-        }
-    }
-
     /// Runs every statement of `text`, which came from `source`. Stops at the first failure
-    /// unless `continue_on_error`; returns whether all succeeded, or the first error.
+    /// unless `continue_on_error`; returns whether to quit and how many failed, or the first
+    /// error.
     pub async fn run_text(
         &mut self,
         source: &str,
@@ -215,8 +229,8 @@ impl Shell {
         let mut failures = 0;
         for piece in &pieces {
             match self.run_piece(piece).await {
-                Ok(Next::Quit) => return Ok((Next::Quit, failures)),
-                Ok(Next::Continue) => {}
+                Ok((_, Next::Quit)) => return Ok((Next::Quit, failures)),
+                Ok((_, Next::Continue)) => {}
                 Err(e) => {
                     let e = e.at(origin(source, piece));
                     if !continue_on_error {
@@ -236,8 +250,7 @@ impl Shell {
         path: &Path,
         continue_on_error: bool,
     ) -> Result<(Next, usize)> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| LakeError::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| LakeError::read(path, e))?;
         self.run_text(&path.display().to_string(), &text, continue_on_error)
             .await
     }

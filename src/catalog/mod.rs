@@ -21,25 +21,21 @@ use object_store::path::Path;
 use object_store::ObjectStore;
 use url::Url;
 
+use crate::delta::AsOf;
 use crate::error::{LakeError, Result};
+pub use crate::sql::names::{TableName, CATALOG, DEFAULT_SCHEMA, PATH_SCHEMA};
 pub use options::StorageOptions;
 pub use registry::Registration;
 
-/// The schema an unqualified name means.
-pub const DEFAULT_SCHEMA: &str = "default";
-/// The catalog name lakeshell registers with DataFusion.
-pub const CATALOG: &str = "lakeshell";
 /// Folder inside the warehouse for lakeshell's own files (never a schema).
 pub const META_DIR: &str = "_lakeshell";
-/// Schema names that address a table by path: ``delta.`s3://b/t` ``.
-pub const PATH_SCHEMAS: [&str; 1] = ["delta"];
 
 /// Parses a location as the user wrote it: a URL with a scheme, or a local path (relative to the
 /// working directory). Local paths become `file://` URLs.
 pub fn parse_location(location: &str) -> Result<Url> {
     let loc = location.trim();
     if loc.is_empty() {
-        return Err(LakeError::Usage("empty location".into()));
+        return Err(LakeError::BadLocation("empty location".into()));
     }
     if let Some((scheme, _)) = loc.split_once("://") {
         let scheme = scheme.to_ascii_lowercase();
@@ -48,11 +44,12 @@ pub fn parse_location(location: &str) -> Result<Url> {
             "https",
         ];
         if !known.contains(&scheme.as_str()) {
-            return Err(LakeError::Usage(format!(
+            return Err(LakeError::BadLocation(format!(
                 "unknown storage scheme {scheme}:// in {loc}"
             )));
         }
-        return Url::parse(loc).map_err(|e| LakeError::Usage(format!("bad location {loc}: {e}")));
+        return Url::parse(loc)
+            .map_err(|e| LakeError::BadLocation(format!("bad location {loc}: {e}")));
     }
     let path = std::path::Path::new(loc);
     let abs = if path.is_absolute() {
@@ -61,7 +58,7 @@ pub fn parse_location(location: &str) -> Result<Url> {
         std::env::current_dir()?.join(path)
     };
     let abs = normalise_path(&abs);
-    Url::from_file_path(&abs).map_err(|_| LakeError::Usage(format!("bad path {loc}")))
+    Url::from_file_path(&abs).map_err(|_| LakeError::BadLocation(format!("bad path {loc}")))
 }
 
 fn normalise_path(p: &std::path::Path) -> std::path::PathBuf {
@@ -107,7 +104,8 @@ pub fn as_dir(url: &Url) -> Url {
 /// The object store for a URL and the path of the URL inside it.
 pub fn open_store(url: &Url, options: &StorageOptions) -> Result<(Arc<dyn ObjectStore>, Path)> {
     let store = stores::LakeStores::build(url, options)?;
-    let path = Path::from_url_path(url.path()).map_err(|e| LakeError::Usage(e.to_string()))?;
+    let path =
+        Path::from_url_path(url.path()).map_err(|e| LakeError::BadLocation(e.to_string()))?;
     Ok((store, path))
 }
 
@@ -146,28 +144,56 @@ pub async fn open_delta(url: &Url, options: &StorageOptions) -> Result<DeltaTabl
 pub async fn open_delta_at(
     url: &Url,
     options: &StorageOptions,
-    as_of: Option<crate::sql::time_travel::AsOf>,
+    as_of: Option<AsOf>,
 ) -> Result<DeltaTable> {
-    use crate::delta::history;
-    use crate::sql::time_travel::AsOf;
     let mut table = open_delta(url, options).await?;
-    let version = match as_of {
-        None => return Ok(table),
-        Some(AsOf::Version(v)) => {
-            history::check_version(&table, v)?;
-            v
-        }
-        Some(AsOf::Timestamp(ms)) => history::version_at(&table, ms).await?,
+    let Some(as_of) = as_of else {
+        return Ok(table);
     };
+    let version = crate::delta::history::resolve(&table, as_of).await?;
     if table.version() != Some(version) {
         table.load_version(version).await.map_err(|e| {
-            LakeError::Invalid(format!(
+            LakeError::Version(format!(
                 "version {version} is no longer available ({}); VACUUM or log cleanup removed it",
                 LakeError::from(e)
             ))
         })?;
     }
     Ok(table)
+}
+
+/// Opens `entry` at its latest version.
+pub async fn open(entry: &TableEntry) -> Result<DeltaTable> {
+    open_at(entry, None).await
+}
+
+/// Opens `entry` at `as_of`, or its latest version; errors name the table.
+pub async fn open_at(entry: &TableEntry, as_of: Option<AsOf>) -> Result<DeltaTable> {
+    open_delta_at(&entry.url, &entry.options, as_of)
+        .await
+        .map_err(|e| e.on_table(entry.name.clone()))
+}
+
+/// The table at `entry` for a write that may create it: loaded at its latest version when it
+/// exists, otherwise built but not loaded (a local folder is made for it).
+pub async fn open_for_write(entry: &TableEntry) -> Result<DeltaTable> {
+    let mut table = new_table(entry)?;
+    match table.load().await {
+        Ok(()) | Err(deltalake::DeltaTableError::NotATable(_)) => Ok(table),
+        Err(e) => Err(LakeError::from(e).on_table(entry.name.clone())),
+    }
+}
+
+/// The table at `entry`, built but not loaded (a local folder is made for it).
+pub fn new_table(entry: &TableEntry) -> Result<DeltaTable> {
+    if entry.url.scheme() == "file" {
+        if let Ok(path) = entry.url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|e| LakeError::write(&path, e))?;
+        }
+    }
+    Ok(DeltaTableBuilder::from_url(entry.url.clone())?
+        .with_storage_options(options::for_store(&entry.options))
+        .build()?)
 }
 
 /// A table the catalog resolved: its display name, location and storage options.
@@ -222,30 +248,22 @@ impl Warehouse {
         check_name(table)?;
         self.root
             .join(&format!("{schema}/{table}"))
-            .map_err(|e| LakeError::Usage(format!("bad table name {schema}.{table}: {e}")))
+            .map_err(|e| LakeError::BadName(format!("bad table name {schema}.{table}: {e}")))
     }
 
-    /// Splits a possibly qualified name into (schema, table), lower-cased as SQL identifiers are.
-    pub fn split_name(name: &str) -> Result<(String, String)> {
-        let parts: Vec<&str> = name.split('.').collect();
-        match parts.as_slice() {
-            [t] => Ok((DEFAULT_SCHEMA.into(), t.to_string())),
-            [s, t] => Ok((s.to_string(), t.to_string())),
-            [c, s, t] if c.eq_ignore_ascii_case(CATALOG) => Ok((s.to_string(), t.to_string())),
-            _ => Err(LakeError::Usage(format!(
-                "bad table name {name}: use schema.table"
-            ))),
-        }
-    }
-
-    /// Resolves `schema.table`: a registration first, then a Delta folder in the warehouse.
-    pub async fn resolve(&self, schema: &str, table: &str) -> Result<Option<TableEntry>> {
-        let name = format!("{schema}.{table}");
-        if let Some(reg) = self.registry.get(&self.options, &name).await? {
+    /// The table `name` names: a registration first, then a Delta folder in the warehouse; a
+    /// location is taken as it is. None when nothing is there.
+    pub async fn resolve(&self, name: &TableName) -> Result<Option<TableEntry>> {
+        let (schema, table) = match name {
+            TableName::Path(p) => return Ok(Some(self.at_location(p)?)),
+            TableName::Warehouse { schema, table } => (schema, table),
+        };
+        let qualified = format!("{schema}.{table}");
+        if let Some(reg) = self.registry.get(&self.options, &qualified).await? {
             let url = parse_location(&reg.location)?;
             let options = reg.resolved_options(&self.options)?;
             return Ok(Some(TableEntry {
-                name,
+                name: qualified,
                 url,
                 options,
                 external: true,
@@ -257,7 +275,7 @@ impl Warehouse {
         let url = self.table_url(schema, table)?;
         if is_delta_table(&url, &self.options).await? {
             return Ok(Some(TableEntry {
-                name,
+                name: qualified,
                 url,
                 options: self.options.clone(),
                 external: false,
@@ -266,16 +284,39 @@ impl Warehouse {
         Ok(None)
     }
 
-    /// The entry a write to `schema.table` goes to, whether or not the table exists yet.
-    pub async fn resolve_for_write(&self, schema: &str, table: &str) -> Result<TableEntry> {
-        if let Some(entry) = self.resolve(schema, table).await? {
+    /// The table `name` names, or a clear error saying where it was looked for.
+    pub async fn resolve_existing(&self, name: &TableName) -> Result<TableEntry> {
+        self.resolve(name)
+            .await?
+            .ok_or_else(|| LakeError::TableNotFound {
+                name: name.to_string(),
+                looked_in: display_url(&self.root),
+            })
+    }
+
+    /// The entry a write to `name` goes to, whether or not the table exists yet.
+    pub async fn resolve_for_write(&self, name: &TableName) -> Result<TableEntry> {
+        if let Some(entry) = self.resolve(name).await? {
             return Ok(entry);
         }
+        let TableName::Warehouse { schema, table } = name else {
+            return self.at_location(&name.to_string());
+        };
         Ok(TableEntry {
-            name: format!("{schema}.{table}"),
+            name: name.to_string(),
             url: self.table_url(schema, table)?,
             options: self.options.clone(),
             external: false,
+        })
+    }
+
+    /// A table addressed by its location, with the warehouse's storage options.
+    pub fn at_location(&self, location: &str) -> Result<TableEntry> {
+        Ok(TableEntry {
+            name: location.to_string(),
+            url: parse_location(location)?,
+            options: self.options.clone(),
+            external: true,
         })
     }
 
@@ -283,8 +324,8 @@ impl Warehouse {
     pub async fn schemas(&self) -> Result<Vec<String>> {
         let mut names = self.list_dirs(&self.root).await?;
         for reg in self.registry.all(&self.options).await? {
-            if let Ok((s, _)) = Self::split_name(&reg.name) {
-                names.push(s);
+            if let Ok(TableName::Warehouse { schema, .. }) = TableName::from_text(&reg.name) {
+                names.push(schema);
             }
         }
         names.push(DEFAULT_SCHEMA.into());
@@ -301,7 +342,7 @@ impl Warehouse {
             let dir = self
                 .root
                 .join(&format!("{schema}/"))
-                .map_err(|e| LakeError::Usage(e.to_string()))?;
+                .map_err(|e| LakeError::BadName(format!("bad schema name {schema}: {e}")))?;
             for t in self.list_dirs(&dir).await? {
                 let url = self.table_url(schema, &t)?;
                 if is_delta_table(&url, &self.options).await? {
@@ -315,8 +356,11 @@ impl Warehouse {
             }
         }
         for reg in self.registry.all(&self.options).await? {
-            let (s, _) = Self::split_name(&reg.name)?;
-            if s == schema {
+            let in_schema = matches!(
+                TableName::from_text(&reg.name)?,
+                TableName::Warehouse { schema: s, .. } if s == schema
+            );
+            if in_schema {
                 let url = parse_location(&reg.location)?;
                 out.retain(|e| e.name != reg.name);
                 out.push(TableEntry {
@@ -366,7 +410,7 @@ pub fn check_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(LakeError::Usage(format!(
+        Err(LakeError::BadName(format!(
             "bad name {name:?}: schema and table names are letters, digits, _ and -"
         )))
     }
@@ -414,19 +458,9 @@ mod tests {
     }
 
     #[test]
-    fn names_split_into_schema_and_table() {
-        assert_eq!(
-            Warehouse::split_name("t").unwrap(),
-            ("default".into(), "t".into())
-        );
-        assert_eq!(
-            Warehouse::split_name("s.t").unwrap(),
-            ("s".into(), "t".into())
-        );
-        assert_eq!(
-            Warehouse::split_name("lakeshell.s.t").unwrap(),
-            ("s".into(), "t".into())
-        );
+    fn unsafe_names_are_refused() {
         assert!(check_name("../etc").is_err());
+        assert!(check_name("_lakeshell").is_err());
+        assert!(check_name("orders-2024").is_ok());
     }
 }

@@ -12,28 +12,30 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider, UrlTab
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 
-use super::{open_delta_at, parse_location, TableEntry, Warehouse, PATH_SCHEMAS};
+use super::{open_delta, parse_location, TableEntry, TableName, Warehouse, PATH_SCHEMA};
 use crate::error::LakeError;
-use crate::sql::time_travel::{split_as_of, AsOf};
 
 fn df_err(e: LakeError) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
-/// Opens the Delta table of `entry` (at `as_of`, or its latest version) as a DataFusion table
-/// provider.
-pub async fn delta_provider(
-    entry: &TableEntry,
-    as_of: Option<AsOf>,
-) -> Result<Arc<dyn TableProvider>> {
-    let table = open_delta_at(&entry.url, &entry.options, as_of)
+/// Opens the latest version of the Delta table of `entry` as a DataFusion table provider.
+pub async fn delta_provider(entry: &TableEntry) -> Result<Arc<dyn TableProvider>> {
+    let table = open_delta(&entry.url, &entry.options)
         .await
         .map_err(|e| df_err(e.on_table(entry.name.clone())))?;
-    let provider = table
+    provider_of(&table, &entry.name).await
+}
+
+/// A DataFusion table provider over an opened Delta table.
+pub async fn provider_of(
+    table: &deltalake::DeltaTable,
+    name: &str,
+) -> Result<Arc<dyn TableProvider>> {
+    table
         .table_provider()
         .await
-        .map_err(|e| DataFusionError::Context(entry.name.clone(), Box::new(e)))?;
-    Ok(provider)
+        .map_err(|e| DataFusionError::Context(name.to_string(), Box::new(e)))
 }
 
 /// Views and non-Delta external tables (`CREATE VIEW`, `CREATE EXTERNAL TABLE ... STORED AS
@@ -91,7 +93,7 @@ impl CatalogProvider for WarehouseCatalog {
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        if PATH_SCHEMAS.contains(&name) {
+        if name == PATH_SCHEMA {
             return Some(Arc::new(PathSchema {
                 warehouse: Arc::clone(&self.warehouse),
             }));
@@ -152,14 +154,12 @@ impl SchemaProvider for WarehouseSchema {
         if name.contains('/') || name.contains('.') {
             return Ok(None);
         }
-        let (name, as_of) = split_as_of(name);
-        match self
-            .warehouse
-            .resolve(&self.schema, name)
-            .await
-            .map_err(df_err)?
-        {
-            Some(entry) => Ok(Some(delta_provider(&entry, as_of).await?)),
+        let name = TableName::Warehouse {
+            schema: self.schema.clone(),
+            table: name.to_string(),
+        };
+        match self.warehouse.resolve(&name).await.map_err(df_err)? {
+            Some(entry) => Ok(Some(delta_provider(&entry).await?)),
             None => Ok(None),
         }
     }
@@ -202,15 +202,8 @@ impl SchemaProvider for PathSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let (name, as_of) = split_as_of(name);
-        let url = parse_location(name).map_err(df_err)?;
-        let entry = TableEntry {
-            name: name.to_string(),
-            url,
-            options: self.warehouse.options().clone(),
-            external: true,
-        };
-        Ok(Some(delta_provider(&entry, as_of).await?))
+        let entry = self.warehouse.at_location(name).map_err(df_err)?;
+        Ok(Some(delta_provider(&entry).await?))
     }
 
     fn table_exist(&self, _name: &str) -> bool {
@@ -229,20 +222,19 @@ pub struct LakeUrlTables {
 #[async_trait]
 impl UrlTableFactory for LakeUrlTables {
     async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let (base, as_of) = split_as_of(url);
-        if let Ok(parsed) = parse_location(base) {
+        if let Ok(parsed) = parse_location(url) {
             let options = self.warehouse.options();
             if super::is_delta_table(&parsed, options)
                 .await
                 .unwrap_or(false)
             {
                 let entry = TableEntry {
-                    name: base.to_string(),
+                    name: url.to_string(),
                     url: parsed,
                     options: options.clone(),
                     external: true,
                 };
-                return Ok(Some(delta_provider(&entry, as_of).await?));
+                return Ok(Some(delta_provider(&entry).await?));
             }
         }
         self.files.try_new(url).await

@@ -1,14 +1,24 @@
 //! The object stores DataFusion reads through, built on demand for any `s3://`, `az://`,
 //! `abfss://`, `gs://` or `file://` URL with the session's storage options, so files on object
 //! storage can be queried by path without registering anything first.
+//!
+//! Every store a query reads through (those built here and those delta-rs registers for its
+//! scans) is watched: a data file that is not found is noted in [`Missing`], so a
+//! failed read can say which file of the table is gone, whatever text the reader wrapped the
+//! storage error in.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreRegistry;
+use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
-use object_store::ObjectStore;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+};
 use url::Url;
 
 use super::options::{for_store, StorageOptions};
@@ -18,15 +28,25 @@ use super::options::{for_store, StorageOptions};
 pub struct LakeStores {
     options: StorageOptions,
     cache: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
+    missing: Arc<Missing>,
 }
 
 impl LakeStores {
-    /// A registry whose stores use `options` (environment and config file already merged in).
-    pub fn new(options: StorageOptions) -> Self {
+    /// A registry whose stores use `options` (environment and config file already merged in),
+    /// noting data files not found in `missing`.
+    pub fn new(options: StorageOptions, missing: Arc<Missing>) -> Self {
         LakeStores {
             options,
             cache: RwLock::default(),
+            missing,
         }
+    }
+
+    fn watched(&self, inner: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        Arc::new(Watched {
+            inner,
+            missing: Arc::clone(&self.missing),
+        })
     }
 
     /// Builds (without caching) a store for `url` with `options`.
@@ -52,6 +72,7 @@ impl ObjectStoreRegistry for LakeStores {
         url: &Url,
         store: Arc<dyn ObjectStore>,
     ) -> Option<Arc<dyn ObjectStore>> {
+        let store = self.watched(store);
         self.cache.write().ok()?.insert(key(url), store)
     }
 
@@ -68,10 +89,137 @@ impl ObjectStoreRegistry for LakeStores {
         if let Some(store) = self.cache.read().ok().and_then(|c| c.get(&k).cloned()) {
             return Ok(store);
         }
-        let store = Self::build(url, &self.options)?;
+        let store = self.watched(Self::build(url, &self.options)?);
         if let Ok(mut c) = self.cache.write() {
             c.insert(k, Arc::clone(&store));
         }
         Ok(store)
+    }
+}
+
+/// The data files a statement's reads did not find.
+#[derive(Debug, Default)]
+pub struct Missing(std::sync::Mutex<Vec<String>>);
+
+impl Missing {
+    /// Forgets what earlier statements missed.
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+
+    /// The first data file not found since [`Missing::clear`].
+    pub fn first(&self) -> Option<String> {
+        self.0.lock().ok()?.first().cloned()
+    }
+
+    fn note(&self, e: &object_store::Error) {
+        if let object_store::Error::NotFound { path, .. } = e {
+            // The log is probed for versions that do not exist yet; only data files count.
+            if !path.contains("_delta_log") {
+                if let Ok(mut m) = self.0.lock() {
+                    m.push(path.clone());
+                }
+            }
+        }
+    }
+}
+
+/// A store whose failed reads are noted in [`Missing`]; everything else passes through.
+#[derive(Debug)]
+struct Watched {
+    inner: Arc<dyn ObjectStore>,
+    missing: Arc<Missing>,
+}
+
+impl std::fmt::Display for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Watched {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let r = self.inner.get_opts(location, options).await;
+        if let Err(e) = &r {
+            self.missing.note(e);
+        }
+        r
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[std::ops::Range<u64>],
+    ) -> object_store::Result<Vec<bytes::Bytes>> {
+        let r = self.inner.get_ranges(location, ranges).await;
+        if let Err(e) = &r {
+            self.missing.note(e);
+        }
+        r
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.inner.rename_opts(from, to, options).await
     }
 }

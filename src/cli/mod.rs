@@ -110,7 +110,7 @@ fn pairs(items: &[String], flag: &str) -> Result<Vec<(String, String)>> {
             s.split_once('=')
                 .map(|(k, v)| (k.trim().to_string(), v.to_string()))
                 .filter(|(k, _)| !k.is_empty())
-                .ok_or_else(|| LakeError::Usage(format!("{flag} takes NAME=VALUE, got {s:?}")))
+                .ok_or_else(|| LakeError::Flag(format!("{flag} takes NAME=VALUE, got {s:?}")))
         })
         .collect()
 }
@@ -125,7 +125,7 @@ impl Settings {
             .or(cfg.warehouse.clone())
             .unwrap_or_else(|| "lakehouse".into());
         let warehouse = catalog::parse_location(&warehouse)
-            .map_err(|e| LakeError::Usage(format!("--warehouse: {e}")))?;
+            .map_err(|e| LakeError::Flag(format!("--warehouse: {e}")))?;
         let env = options::from_env();
         let storage = options::merged(
             &options::merged(&env, cfg.storage.clone()),
@@ -162,7 +162,7 @@ impl Settings {
 pub async fn run(cli: Cli) -> i32 {
     match run_inner(cli).await {
         Ok(code) => code,
-        Err(LakeError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(LakeError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => {
             output::print_error(&mut std::io::stderr(), &e);
             e.exit_code()
@@ -230,7 +230,7 @@ async fn run_inner(cli: Cli) -> Result<i32> {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| LakeError::Usage(format!("cannot read stdin: {e}")))?;
+            .map_err(|e| LakeError::read("<stdin>", e))?;
         run(shell
             .run_text("<stdin>", &text, settings.continue_on_error)
             .await)?;
@@ -252,7 +252,7 @@ fn check_as_of(engine: &Engine, items: &[String]) -> Result<()> {
     let mut tables = HashMap::new();
     for item in items {
         let bad = || {
-            LakeError::Usage(format!(
+            LakeError::Flag(format!(
                 "--as-of takes VERSION or TABLE=VERSION, got {item:?}"
             ))
         };

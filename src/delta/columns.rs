@@ -2,35 +2,44 @@
 
 use deltalake::kernel::StructField;
 
-use super::{commit_properties, on_table, open, WriteMetrics};
-use crate::catalog::TableEntry;
+use super::{commit_properties, on_table, Commit, WriteMetrics};
 use crate::error::Result;
 
 /// Adds nullable columns.
-pub async fn add(entry: &TableEntry, fields: Vec<StructField>, sql: &str) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
+pub async fn add(
+    table: deltalake::DeltaTable,
+    commit: Commit<'_>,
+    fields: Vec<StructField>,
+) -> Result<WriteMetrics> {
     let read = table.version();
     let table = table
         .add_columns()
         .with_fields(fields)
-        .with_commit_properties(commit_properties(Some(sql), read))
+        .with_commit_properties(commit_properties(commit.sql, read))
         .await
-        .map_err(on_table(entry))?;
-    Ok(WriteMetrics::new(entry, "ADD COLUMNS", table.version()))
+        .map_err(on_table(commit.table))?;
+    Ok(WriteMetrics::new(
+        commit.table,
+        "ADD COLUMNS",
+        table.version(),
+    ))
 }
 
 /// Makes a column nullable.
-pub async fn drop_not_null(entry: &TableEntry, column: &str, sql: &str) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
+pub async fn drop_not_null(
+    table: deltalake::DeltaTable,
+    commit: Commit<'_>,
+    column: &str,
+) -> Result<WriteMetrics> {
     let read = table.version();
     let table = table
         .drop_column_not_null()
         .with_column(column)
-        .with_commit_properties(commit_properties(Some(sql), read))
+        .with_commit_properties(commit_properties(commit.sql, read))
         .await
-        .map_err(on_table(entry))?;
+        .map_err(on_table(commit.table))?;
     Ok(WriteMetrics::new(
-        entry,
+        commit.table,
         "ALTER COLUMN DROP NOT NULL",
         table.version(),
     ))

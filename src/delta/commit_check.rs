@@ -19,7 +19,7 @@
 //!   ([`Refusal::Restored`]).
 //!
 //! A refusal reaches delta-rs as a log-store error, so nothing is written; the engine decides
-//! whether to run the statement again ([`super::explain_failure`]).
+//! whether to run the statement again (`explain_failure` in `delta/mod.rs`).
 //!
 //! The wrapper also recognises its own commit after a lost acknowledgement: when the PUT of
 //! version `v` reports that `v` exists and the commit there carries this commit's id, the

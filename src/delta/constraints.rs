@@ -6,8 +6,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use deltalake::DeltaTable;
 
-use super::{commit_properties, on_table, open, WriteMetrics};
-use crate::catalog::TableEntry;
+use super::{commit_properties, on_table, Commit, WriteMetrics};
 use crate::error::{LakeError, Result};
 
 /// The table's CHECK constraints: `(name, SQL expression)`, from `delta.constraints.*`.
@@ -51,40 +50,46 @@ pub fn rules(table: &DeltaTable) -> Vec<(String, String)> {
 /// Adds a CHECK constraint; delta-rs checks the existing rows first.
 pub async fn add(
     state: &SessionState,
-    entry: &TableEntry,
+    table: DeltaTable,
+    commit: Commit<'_>,
     name: &str,
     check: &str,
-    sql: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
     let read = table.version();
     let table = table
         .add_constraint()
         .with_constraint(name, check)
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql), read))
+        .with_commit_properties(commit_properties(commit.sql, read))
         .await
-        .map_err(on_table(entry))?;
-    Ok(WriteMetrics::new(entry, "ADD CONSTRAINT", table.version()))
+        .map_err(on_table(commit.table))?;
+    Ok(WriteMetrics::new(
+        commit.table,
+        "ADD CONSTRAINT",
+        table.version(),
+    ))
 }
 
 /// Drops a CHECK constraint.
 pub async fn drop(
-    entry: &TableEntry,
+    table: DeltaTable,
+    commit: Commit<'_>,
     name: &str,
     if_exists: bool,
-    sql: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
     let read = table.version();
     let table = table
         .drop_constraints()
         .with_constraint(name)
         .with_raise_if_not_exists(!if_exists)
-        .with_commit_properties(commit_properties(Some(sql), read))
+        .with_commit_properties(commit_properties(commit.sql, read))
         .await
-        .map_err(on_table(entry))?;
-    Ok(WriteMetrics::new(entry, "DROP CONSTRAINT", table.version()))
+        .map_err(on_table(commit.table))?;
+    Ok(WriteMetrics::new(
+        commit.table,
+        "DROP CONSTRAINT",
+        table.version(),
+    ))
 }
 
 /// Wraps `input` so every batch is checked against the table's constraints one at a time
@@ -164,7 +169,7 @@ pub fn checked(
                 continue;
             };
             if let Some(row) = (0..values.len()).find(|&i| values.is_null(i) || !values.value(i)) {
-                let err = LakeError::Invalid(format!(
+                let err = LakeError::Constraint(format!(
                     "{name} ({text}) violated by row {}; nothing was written",
                     describe_row(&batch, row)
                 ));

@@ -3,37 +3,30 @@
 
 use deltalake::kernel::StructField;
 use deltalake::protocol::SaveMode;
-use deltalake::DeltaTableBuilder;
+use deltalake::DeltaTable;
 
-use super::{commit_properties, on_table, WriteMetrics};
-use crate::catalog::{options::for_store, TableEntry};
+use super::{commit_properties, on_table, Commit, WriteMetrics};
 use crate::error::Result;
 
 /// What to create.
 pub struct CreateRequest<'a> {
-    pub target: &'a TableEntry,
+    /// Where the table goes (built, not loaded).
+    pub table: DeltaTable,
+    pub commit: Commit<'a>,
     pub columns: Vec<StructField>,
     pub partition_by: Vec<String>,
     pub properties: Vec<(String, String)>,
     pub comment: Option<String>,
     /// Replace an existing table (as a new version of it).
     pub replace: bool,
-    pub sql: &'a str,
 }
 
 /// Creates the table.
 pub async fn create(req: CreateRequest<'_>) -> Result<WriteMetrics> {
-    let target = req.target;
-    if target.url.scheme() == "file" {
-        if let Ok(path) = target.url.to_file_path() {
-            std::fs::create_dir_all(&path)?;
-        }
-    }
-    let table = DeltaTableBuilder::from_url(target.url.clone())?
-        .with_storage_options(for_store(&target.options))
-        .build()?;
-    let (_, name) = target.name.rsplit_once('.').unwrap_or(("", &target.name));
-    let mut b = table
+    let target = req.commit.table;
+    let (_, name) = target.rsplit_once('.').unwrap_or(("", target));
+    let mut b = req
+        .table
         .create()
         .with_table_name(name)
         .with_columns(req.columns)
@@ -45,7 +38,7 @@ pub async fn create(req: CreateRequest<'_>) -> Result<WriteMetrics> {
         } else {
             SaveMode::ErrorIfExists
         })
-        .with_commit_properties(commit_properties(Some(req.sql), None));
+        .with_commit_properties(commit_properties(req.commit.sql, None));
     if let Some(c) = req.comment {
         b = b.with_comment(c);
     }

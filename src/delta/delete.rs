@@ -5,25 +5,24 @@ use std::sync::Arc;
 
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
+use deltalake::DeltaTable;
 
-use super::{commit_properties, open, Retry, WriteMetrics};
-use crate::catalog::TableEntry;
+use super::{commit_properties, Commit, Retry, WriteMetrics};
 use crate::error::Result;
 
-/// Deletes the rows matching `predicate` (all rows when None).
+/// Deletes the rows of `table` matching `predicate` (all rows when None).
 pub async fn delete(
     state: &SessionState,
-    entry: &TableEntry,
+    table: DeltaTable,
+    commit: Commit<'_>,
     predicate: Option<Expr>,
-    sql: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
     let read_version = table.version();
     let log_store = table.log_store();
     let mut builder = table
         .delete()
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql), read_version));
+        .with_commit_properties(commit_properties(commit.sql, read_version));
     if let Some(p) = predicate {
         builder = builder.with_predicate(p);
     }
@@ -34,7 +33,7 @@ pub async fn delete(
         Ok(done) => done,
         Err(e) => {
             return Err(super::explain_failure(
-                entry,
+                commit.table,
                 &log_store,
                 read_version,
                 Retry::IfDataFree,
@@ -43,7 +42,7 @@ pub async fn delete(
             .await)
         }
     };
-    let mut m = WriteMetrics::new(entry, "DELETE", table.version());
+    let mut m = WriteMetrics::new(commit.table, "DELETE", table.version());
     m.rows_deleted = metrics.num_deleted_rows.unwrap_or_default() as u64;
     m.rows_copied = metrics.num_copied_rows as u64;
     m.files_added = metrics.num_added_files as u64;

@@ -1,8 +1,7 @@
 //! `FSCK REPAIR TABLE t [DRY RUN]` over delta-rs's filesystem check: removes from the log the
 //! data files that no longer exist in storage.
 
-use super::{commit_properties, on_table};
-use crate::catalog::TableEntry;
+use super::{commit_properties, on_table, Commit};
 use crate::error::Result;
 
 /// What FSCK found (and removed, unless a dry run).
@@ -15,18 +14,17 @@ pub struct FsckMetrics {
 
 /// Checks the files of `table` (opened at its latest version) against storage.
 pub async fn fsck(
-    entry: &TableEntry,
     table: deltalake::DeltaTable,
+    commit: Commit<'_>,
     dry_run: bool,
-    sql: &str,
 ) -> Result<FsckMetrics> {
     let read = table.version();
     let (table, metrics) = table
         .filesystem_check()
         .with_dry_run(dry_run)
-        .with_commit_properties(commit_properties(Some(sql), read))
+        .with_commit_properties(commit_properties(commit.sql, read))
         .await
-        .map_err(on_table(entry))?;
+        .map_err(on_table(commit.table))?;
     Ok(FsckMetrics {
         dry_run,
         files_removed: metrics.files_removed,

@@ -12,6 +12,39 @@ use serde_json::Value;
 
 use crate::error::{LakeError, Result};
 
+/// Which version of a table a read wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AsOf {
+    /// A table version.
+    Version(u64),
+    /// The latest version committed at or before this time (milliseconds since the epoch, UTC).
+    Timestamp(i64),
+}
+
+impl std::fmt::Display for AsOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::TimeZone;
+        match self {
+            AsOf::Version(v) => write!(f, "version {v}"),
+            AsOf::Timestamp(ms) => match chrono::Utc.timestamp_millis_opt(*ms).single() {
+                Some(t) => write!(f, "timestamp {}", t.format("%Y-%m-%d %H:%M:%S%.3f UTC")),
+                None => write!(f, "timestamp {ms}"),
+            },
+        }
+    }
+}
+
+/// The version `as_of` names in `table` (opened at its latest version).
+pub async fn resolve(table: &DeltaTable, as_of: AsOf) -> Result<u64> {
+    match as_of {
+        AsOf::Version(v) => {
+            check_version(table, v)?;
+            Ok(v)
+        }
+        AsOf::Timestamp(ms) => version_at(table, ms).await,
+    }
+}
+
 /// One commit of a table.
 #[derive(Debug, Clone)]
 pub struct HistoryEntry {
@@ -99,15 +132,15 @@ pub async fn version_at(table: &DeltaTable, ms: i64) -> Result<u64> {
         return Ok(found.version);
     }
     match history.last() {
-        Some(first) => Err(LakeError::Invalid(format!(
+        Some(first) => Err(LakeError::Version(format!(
             "{} is before the earliest available version ({} at {}); DESCRIBE HISTORY lists the versions",
-            crate::sql::time_travel::AsOf::Timestamp(ms),
+            AsOf::Timestamp(ms),
             first.version,
-            crate::sql::time_travel::AsOf::Timestamp(first.timestamp)
+            AsOf::Timestamp(first.timestamp)
                 .to_string()
                 .trim_start_matches("timestamp ")
         ))),
-        None => Err(LakeError::Invalid("the table has no commits".into())),
+        None => Err(LakeError::Version("the table has no commits".into())),
     }
 }
 
@@ -115,7 +148,7 @@ pub async fn version_at(table: &DeltaTable, ms: i64) -> Result<u64> {
 pub fn check_version(table: &DeltaTable, version: u64) -> Result<()> {
     let latest = table.version().unwrap_or_default();
     if version > latest {
-        return Err(LakeError::Invalid(format!(
+        return Err(LakeError::Version(format!(
             "version {version} does not exist: the latest version is {latest}; DESCRIBE HISTORY lists the versions"
         )));
     }

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::DataFrame;
 
-use super::{commit_properties, on_table, open, Retry, WriteMetrics};
-use crate::catalog::TableEntry;
+use super::{commit_properties, on_table, Commit, Retry, WriteMetrics};
 use crate::error::Result;
 
 /// One clause, ready for delta-rs.
@@ -44,14 +43,13 @@ pub struct MergePlan {
     pub schema_evolution: bool,
 }
 
-/// Runs the merge.
+/// Merges into `table`.
 pub async fn merge(
     state: &SessionState,
-    entry: &TableEntry,
+    table: deltalake::DeltaTable,
+    commit: Commit<'_>,
     plan: MergePlan,
-    sql: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
     let read_version = table.version();
     let log_store = table.log_store();
     let mut b = table
@@ -60,8 +58,8 @@ pub async fn merge(
         .with_target_alias(plan.target_alias)
         .with_merge_schema(plan.schema_evolution)
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql), read_version));
-    let err = on_table(entry);
+        .with_commit_properties(commit_properties(commit.sql, read_version));
+    let err = on_table(commit.table);
     for clause in plan.clauses {
         b = match clause {
             Clause::MatchedUpdate { predicate, set } => b
@@ -122,7 +120,7 @@ pub async fn merge(
         Ok(done) => done,
         Err(e) => {
             return Err(super::explain_failure(
-                entry,
+                commit.table,
                 &log_store,
                 read_version,
                 Retry::IfDataFree,
@@ -131,7 +129,7 @@ pub async fn merge(
             .await)
         }
     };
-    let mut m = WriteMetrics::new(entry, "MERGE", table.version());
+    let mut m = WriteMetrics::new(commit.table, "MERGE", table.version());
     m.rows_inserted = metrics.num_target_rows_inserted as u64;
     m.rows_updated = metrics.num_target_rows_updated as u64;
     m.rows_deleted = metrics.num_target_rows_deleted as u64;

@@ -1,12 +1,14 @@
-//! Delta operations, one file each, over delta-rs builders. Nothing here prints; each operation
-//! returns its metrics as data.
+//! Delta operations, one file each, over delta-rs builders: the bottom layer. An operation takes
+//! a table already opened (by the catalog) and what its commit records ([`Commit`]), and returns
+//! its figures as data; nothing here prints, opens tables by name or parses SQL.
 //!
-//! - [`write`]: append, overwrite, replace-where and create-as-select from a DataFusion plan.
+//! - [`mod@write`]: append, overwrite, replace-where and create-as-select from a DataFusion plan.
 //! - [`delete`], [`update`], [`merge`]: row-level changes.
-//! - [`history`]: the commit log; [`restore`]: going back to a version.
+//! - [`history`]: the commit log and versions in time; [`restore`]: going back to a version.
 //! - [`optimize`], [`vacuum`], [`fsck`]: maintenance.
 //! - [`constraints`], [`properties`], [`columns`]: ALTER TABLE.
 //! - [`create`]: CREATE TABLE with columns; [`convert`]: CONVERT TO DELTA.
+//! - [`commit_check`]: lakeshell's own check of every commit against the ones that won.
 
 pub mod columns;
 pub mod commit_check;
@@ -25,16 +27,18 @@ pub mod update;
 pub mod vacuum;
 pub mod write;
 
-use deltalake::DeltaTable;
+pub use crate::outcome::WriteMetrics;
+pub use history::AsOf;
 
-use crate::catalog::{open_delta, TableEntry};
-use crate::error::{LakeError, Result};
+use crate::error::LakeError;
 
-/// Opens the latest version of a table for a change.
-pub async fn open(entry: &TableEntry) -> Result<DeltaTable> {
-    open_delta(&entry.url, &entry.options)
-        .await
-        .map_err(|e| e.on_table(entry.name.clone()))
+/// What an operation's commit records besides its actions, and the table's name for errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The table as the user names it (`schema.table`, or its location).
+    pub table: &'a str,
+    /// The statement as written, secrets already redacted, recorded as `sqlText`.
+    pub sql: Option<&'a str>,
 }
 
 /// Test-only: `LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS` makes every write wait after it has read
@@ -107,7 +111,7 @@ pub enum Retry {
 /// statement ran, say which version it was, and whether the statement may run again. delta-rs
 /// has already retried what its conflict rules allow; [`commit_check`] refuses what they miss.
 pub(crate) async fn explain_failure(
-    entry: &TableEntry,
+    table: &str,
     log_store: &deltalake::logstore::LogStoreRef,
     read_version: Option<u64>,
     retry: Retry,
@@ -115,19 +119,19 @@ pub(crate) async fn explain_failure(
 ) -> LakeError {
     use deltalake::kernel::transaction::TransactionError;
     let deltalake::DeltaTableError::Transaction { source } = &e else {
-        return LakeError::from(e).on_table(entry.name.clone());
+        return LakeError::from(e).on_table(table);
     };
     let refused = match source {
         TransactionError::LogStoreError { source, .. } => {
             match source.downcast_ref::<commit_check::Refusal>() {
                 Some(r) => Some(r.clone()),
-                None => return LakeError::from(e).on_table(entry.name.clone()),
+                None => return LakeError::from(e).on_table(table),
             }
         }
         TransactionError::CommitConflict(_)
         | TransactionError::VersionAlreadyExists(_)
         | TransactionError::MaxCommitAttempts(_) => None,
-        _ => return LakeError::from(e).on_table(entry.name.clone()),
+        _ => return LakeError::from(e).on_table(table),
     };
     let read = read_version.unwrap_or_default();
     let winners = match log_store.get_latest_version(read).await {
@@ -156,7 +160,7 @@ pub(crate) async fn explain_failure(
         None => clean_cause(e),
     };
     LakeError::Conflict(Box::new(crate::error::Conflict {
-        table: entry.name.clone(),
+        table: table.to_string(),
         competing,
         cause,
         retry: retry == Retry::Always || data_free,
@@ -168,20 +172,16 @@ fn clean_cause(e: deltalake::DeltaTableError) -> String {
 }
 
 /// Wraps a delta-rs failure with the table's name.
-pub(crate) fn on_table(
-    entry: &TableEntry,
-) -> impl Fn(deltalake::DeltaTableError) -> LakeError + '_ {
-    move |e| LakeError::from(e).on_table(entry.name.clone())
+pub(crate) fn on_table(table: &str) -> impl Fn(deltalake::DeltaTableError) -> LakeError + '_ {
+    move |e| LakeError::from(e).on_table(table)
 }
-
-use serde_json::json;
 
 /// The name and version lakeshell records as the engine in every commit.
 pub fn engine_info() -> String {
     format!("lakeshell/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Commit metadata: the statement as written (secrets redacted), lakeshell's name, the
+/// Commit metadata: the statement as written (secrets already redacted), lakeshell's name, the
 /// version the statement read (`readVersion`, which [`commit_check`] checks the commit
 /// against) and an id of the commit's own.
 pub fn commit_properties(
@@ -198,53 +198,21 @@ pub fn commit_metadata(
     read_version: Option<u64>,
 ) -> Vec<(String, serde_json::Value)> {
     let mut meta = vec![
-        ("clientVersion".to_string(), json!(engine_info())),
-        ("engine".to_string(), json!(engine_info())),
+        (
+            "clientVersion".to_string(),
+            serde_json::json!(engine_info()),
+        ),
+        ("engine".to_string(), serde_json::json!(engine_info())),
         (
             commit_check::COMMIT_ID.to_string(),
-            json!(uuid::Uuid::new_v4().to_string()),
+            serde_json::json!(uuid::Uuid::new_v4().to_string()),
         ),
     ];
     if let Some(v) = read_version {
-        meta.push(("readVersion".to_string(), json!(v)));
+        meta.push(("readVersion".to_string(), serde_json::json!(v)));
     }
     if let Some(sql) = sql {
-        meta.push((
-            "sqlText".to_string(),
-            json!(crate::sql::redact::redact_sql(sql)),
-        ));
+        meta.push(("sqlText".to_string(), serde_json::json!(sql)));
     }
     meta
-}
-
-/// What a write did: one row of figures, the same columns for every kind of write.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WriteMetrics {
-    /// `schema.table` or the location written.
-    pub table: String,
-    /// `CREATE TABLE AS SELECT`, `INSERT`, `UPDATE`, `MERGE` ...
-    pub operation: String,
-    /// The table version the write committed (the unchanged version when nothing was committed).
-    pub version: u64,
-    pub rows_inserted: u64,
-    pub rows_updated: u64,
-    pub rows_deleted: u64,
-    /// Unchanged rows rewritten because they shared a file with changed ones.
-    pub rows_copied: u64,
-    pub files_added: u64,
-    pub files_removed: u64,
-    /// Lines for the user about the write (expectations that rows broke).
-    pub notes: Vec<String>,
-}
-
-impl WriteMetrics {
-    /// Figures for `operation` on `entry`, all zero.
-    pub fn new(entry: &TableEntry, operation: &str, version: Option<u64>) -> Self {
-        WriteMetrics {
-            table: entry.name.clone(),
-            operation: operation.to_string(),
-            version: version.unwrap_or_default(),
-            ..Default::default()
-        }
-    }
 }

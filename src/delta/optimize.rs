@@ -7,8 +7,7 @@ use datafusion::execution::context::SessionState;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::{FilterOp, FilterValue};
 
-use super::{commit_properties, on_table, Retry};
-use crate::catalog::TableEntry;
+use super::{commit_properties, on_table, Commit, Retry};
 use crate::error::Result;
 
 /// A partition filter: column, operator (`=`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`) and
@@ -35,23 +34,22 @@ pub struct OptimizeMetrics {
 /// Optimizes `table` (opened at the version it compacts).
 pub async fn optimize(
     state: &SessionState,
-    entry: &TableEntry,
     table: deltalake::DeltaTable,
+    commit: Commit<'_>,
     filters: &[PartitionFilter],
     zorder_by: Vec<String>,
-    sql: &str,
 ) -> Result<OptimizeMetrics> {
     let partitions = table
         .snapshot()
-        .map_err(on_table(entry))?
+        .map_err(on_table(commit.table))?
         .metadata()
         .partition_columns()
         .to_vec();
     if let Some(f) = filters.iter().find(|f| !partitions.contains(&f.column)) {
-        return Err(crate::error::LakeError::Invalid(format!(
+        return Err(crate::error::LakeError::BadStatement(format!(
             "OPTIMIZE WHERE takes partition columns only, and {} is not one of {}'s ({})",
             f.column,
-            entry.name,
+            commit.table,
             if partitions.is_empty() {
                 "it has none".to_string()
             } else {
@@ -70,7 +68,7 @@ pub async fn optimize(
             deltalake::filter_literal(&f.column, &f.op, value)
         })
         .collect::<std::result::Result<_, _>>()
-        .map_err(on_table(entry))?;
+        .map_err(on_table(commit.table))?;
     let kind = if zorder_by.is_empty() {
         OptimizeType::Compact
     } else {
@@ -83,7 +81,7 @@ pub async fn optimize(
         .with_type(kind)
         .with_filters(&literals)
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql), read_version));
+        .with_commit_properties(commit_properties(commit.sql, read_version));
     if let Some(h) = super::test_pause() {
         builder = builder.with_custom_execute_handler(h);
     }
@@ -91,9 +89,14 @@ pub async fn optimize(
     let (table, metrics) = match builder.await {
         Ok(done) => done,
         Err(e) => {
-            return Err(
-                super::explain_failure(entry, &log_store, read_version, Retry::Always, e).await,
+            return Err(super::explain_failure(
+                commit.table,
+                &log_store,
+                read_version,
+                Retry::Always,
+                e,
             )
+            .await)
         }
     };
     Ok(OptimizeMetrics {

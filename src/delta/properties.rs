@@ -6,29 +6,28 @@ use std::collections::HashMap;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, MetadataExt};
 use deltalake::protocol::DeltaOperation;
+use deltalake::DeltaTable;
 
-use super::{commit_properties, on_table, open, WriteMetrics};
-use crate::catalog::TableEntry;
+use super::{commit_properties, on_table, Commit, WriteMetrics};
 use crate::error::{LakeError, Result};
 
 /// Sets properties.
 pub async fn set(
-    entry: &TableEntry,
+    table: DeltaTable,
+    commit: Commit<'_>,
     properties: &[(String, String)],
-    sql: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
     let read = table.version();
     let props: HashMap<String, String> = properties.iter().cloned().collect();
     let table = table
         .set_tbl_properties()
         .with_properties(props)
         .with_raise_if_not_exists(false)
-        .with_commit_properties(commit_properties(Some(sql), read))
+        .with_commit_properties(commit_properties(commit.sql, read))
         .await
-        .map_err(on_table(entry))?;
+        .map_err(on_table(commit.table))?;
     Ok(WriteMetrics::new(
-        entry,
+        commit.table,
         "SET TBLPROPERTIES",
         table.version(),
     ))
@@ -36,62 +35,49 @@ pub async fn set(
 
 /// Removes properties; a missing key is an error unless `if_exists`.
 pub async fn unset(
-    entry: &TableEntry,
+    table: DeltaTable,
+    commit: Commit<'_>,
     keys: &[String],
     if_exists: bool,
-    sql: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
-    let snapshot = table.snapshot().map_err(on_table(entry))?;
+    let snapshot = table.snapshot().map_err(on_table(commit.table))?;
     if !if_exists {
         if let Some(k) = keys
             .iter()
             .find(|k| !snapshot.metadata().configuration().contains_key(*k))
         {
-            return Err(LakeError::Invalid(format!(
+            return Err(LakeError::BadStatement(format!(
                 "{}: property {k} is not set (UNSET TBLPROPERTIES IF EXISTS ignores missing keys)",
-                entry.name
+                commit.table
             )));
         }
     }
-    commit(entry, table, &[], keys, sql, "UNSET TBLPROPERTIES").await
+    update(table, commit, &[], keys, "UNSET TBLPROPERTIES").await
 }
 
 /// Sets `set` and removes `remove` in one metadata-only commit (attaching and detaching
 /// expectations together, so a CREATE OR REPLACE leaves exactly the declared ones).
 pub async fn update(
-    entry: &TableEntry,
+    table: DeltaTable,
+    commit: Commit<'_>,
     set: &[(String, String)],
     remove: &[String],
-    sql: &str,
-    operation_name: &str,
-) -> Result<WriteMetrics> {
-    commit(entry, open(entry).await?, set, remove, sql, operation_name).await
-}
-
-/// The metadata-only commit of [`update`], on a table already opened.
-async fn commit(
-    entry: &TableEntry,
-    table: deltalake::DeltaTable,
-    set: &[(String, String)],
-    remove: &[String],
-    sql: &str,
     operation_name: &str,
 ) -> Result<WriteMetrics> {
     let read = table.version();
-    let snapshot = table.snapshot().map_err(on_table(entry))?;
+    let snapshot = table.snapshot().map_err(on_table(commit.table))?;
     let mut metadata = snapshot.metadata().clone();
     for k in remove {
         if metadata.configuration().contains_key(k) {
             metadata = metadata
                 .remove_config_key(k)
-                .map_err(|e| LakeError::Invalid(format!("{}: {e}", entry.name)))?;
+                .map_err(|e| LakeError::BadStatement(format!("{}: {e}", commit.table)))?;
         }
     }
     for (k, v) in set {
         metadata = metadata
             .add_config_key(k.clone(), v.clone())
-            .map_err(|e| LakeError::Invalid(format!("{}: {e}", entry.name)))?;
+            .map_err(|e| LakeError::BadStatement(format!("{}: {e}", commit.table)))?;
     }
     // Removed keys are recorded with an empty value, as UNSET TBLPROPERTIES always has.
     let operation = DeltaOperation::SetTableProperties {
@@ -101,13 +87,13 @@ async fn commit(
             .chain(remove.iter().map(|k| (k.clone(), String::new())))
             .collect(),
     };
-    let finalized = CommitBuilder::from(commit_properties(Some(sql), read))
+    let finalized = CommitBuilder::from(commit_properties(commit.sql, read))
         .with_actions(vec![Action::Metadata(metadata)])
         .build(Some(snapshot), table.log_store(), operation)
         .await
-        .map_err(on_table(entry))?;
+        .map_err(on_table(commit.table))?;
     Ok(WriteMetrics::new(
-        entry,
+        commit.table,
         operation_name,
         Some(finalized.version()),
     ))

@@ -8,40 +8,32 @@
 
 use std::collections::HashSet;
 
+use deltalake::DeltaTable;
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 
-use super::{commit_properties, on_table, open, Retry, WriteMetrics};
-use crate::catalog::TableEntry;
-use crate::delta::history;
+use super::history::{self, AsOf};
+use super::{commit_properties, on_table, Commit, Retry, WriteMetrics};
 use crate::error::{LakeError, Result};
-use crate::sql::time_travel::AsOf;
 
-/// Restores `entry` to `to`.
-pub async fn restore(entry: &TableEntry, to: AsOf, sql: &str) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
-    let version = match to {
-        AsOf::Version(v) => {
-            history::check_version(&table, v)?;
-            v
-        }
-        AsOf::Timestamp(ms) => history::version_at(&table, ms).await?,
-    };
+/// Restores `table` (opened at its latest version) to `to`.
+pub async fn restore(table: DeltaTable, commit: Commit<'_>, to: AsOf) -> Result<WriteMetrics> {
+    let version = history::resolve(&table, to).await?;
     if let Some(pause) = super::test_pause_duration() {
         tokio::time::sleep(pause).await;
     }
-    check_files_exist(entry, &table, version).await?;
+    check_files_exist(commit.table, &table, version).await?;
     let read_version = table.version();
     let log_store = table.log_store();
     let builder = table
         .restore()
         .with_version_to_restore(version)
-        .with_commit_properties(commit_properties(Some(sql), read_version));
+        .with_commit_properties(commit_properties(commit.sql, read_version));
     let (table, metrics) = match builder.await {
         Ok(done) => done,
         Err(e) => {
             return Err(super::explain_failure(
-                entry,
+                commit.table,
                 &log_store,
                 read_version,
                 Retry::IfDataFree,
@@ -51,7 +43,7 @@ pub async fn restore(entry: &TableEntry, to: AsOf, sql: &str) -> Result<WriteMet
         }
     };
     let mut m = WriteMetrics::new(
-        entry,
+        commit.table,
         &format!("RESTORE to version {version}"),
         table.version(),
     );
@@ -61,26 +53,22 @@ pub async fn restore(entry: &TableEntry, to: AsOf, sql: &str) -> Result<WriteMet
 }
 
 /// Fails, naming a file, when a file of `version` that the current version lacks is gone.
-async fn check_files_exist(
-    entry: &TableEntry,
-    table: &deltalake::DeltaTable,
-    version: u64,
-) -> Result<()> {
+async fn check_files_exist(name: &str, table: &DeltaTable, version: u64) -> Result<()> {
     if table.version() == Some(version) {
         return Ok(());
     }
     let current: HashSet<String> = table
         .snapshot()
-        .map_err(on_table(entry))?
+        .map_err(on_table(name))?
         .log_data()
         .iter()
         .map(|f| f.path().into_owned())
         .collect();
     let mut old = table.clone();
-    old.load_version(version).await.map_err(on_table(entry))?;
+    old.load_version(version).await.map_err(on_table(name))?;
     let readded: Vec<object_store::path::Path> = old
         .snapshot()
-        .map_err(on_table(entry))?
+        .map_err(on_table(name))?
         .log_data()
         .iter()
         .filter(|f| !current.contains(f.path().as_ref()))
@@ -105,9 +93,8 @@ async fn check_files_exist(
         .await?;
     match missing {
         None => Ok(()),
-        Some(p) => Err(LakeError::Invalid(format!(
-            "RESTORE {}: data file {p} of version {version} is gone (VACUUM deletes the files of old versions), so that version can no longer be restored; nothing was written",
-            entry.name
+        Some(p) => Err(LakeError::Version(format!(
+            "RESTORE {name}: data file {p} of version {version} is gone (VACUUM deletes the files of old versions), so that version can no longer be restored; nothing was written"
         ))),
     }
 }

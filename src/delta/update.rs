@@ -5,26 +5,25 @@ use std::sync::Arc;
 
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
+use deltalake::DeltaTable;
 
-use super::{commit_properties, open, Retry, WriteMetrics};
-use crate::catalog::TableEntry;
+use super::{commit_properties, Commit, Retry, WriteMetrics};
 use crate::error::Result;
 
-/// Sets `assignments` on the rows matching `predicate` (all rows when None).
+/// Sets `assignments` on the rows of `table` matching `predicate` (all rows when None).
 pub async fn update(
     state: &SessionState,
-    entry: &TableEntry,
+    table: DeltaTable,
+    commit: Commit<'_>,
     assignments: Vec<(String, Expr)>,
     predicate: Option<Expr>,
-    sql: &str,
 ) -> Result<WriteMetrics> {
-    let table = open(entry).await?;
     let read_version = table.version();
     let log_store = table.log_store();
     let mut builder = table
         .update()
         .with_session_state(Arc::new(state.clone()))
-        .with_commit_properties(commit_properties(Some(sql), read_version));
+        .with_commit_properties(commit_properties(commit.sql, read_version));
     for (col, e) in assignments {
         builder = builder.with_update(col, e);
     }
@@ -38,7 +37,7 @@ pub async fn update(
         Ok(done) => done,
         Err(e) => {
             return Err(super::explain_failure(
-                entry,
+                commit.table,
                 &log_store,
                 read_version,
                 Retry::IfDataFree,
@@ -47,7 +46,7 @@ pub async fn update(
             .await)
         }
     };
-    let mut m = WriteMetrics::new(entry, "UPDATE", table.version());
+    let mut m = WriteMetrics::new(commit.table, "UPDATE", table.version());
     m.rows_updated = metrics.num_updated_rows as u64;
     m.rows_copied = metrics.num_copied_rows as u64;
     m.files_added = metrics.num_added_files as u64;

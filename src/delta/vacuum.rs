@@ -19,8 +19,7 @@ use object_store::path::Path;
 use object_store::ObjectStoreExt;
 use serde_json::json;
 
-use super::{commit_metadata, on_table, Retry};
-use crate::catalog::TableEntry;
+use super::{commit_metadata, on_table, Commit, Retry};
 use crate::error::{LakeError, Result};
 
 /// What VACUUM deleted (or would delete, in a dry run).
@@ -53,7 +52,7 @@ impl VacuumPlan {
 
 /// Plans a VACUUM of `table` (already opened at the version it reads).
 pub async fn plan(
-    entry: &TableEntry,
+    name: &str,
     table: &DeltaTable,
     retain_hours: Option<f64>,
     check_retention: bool,
@@ -61,19 +60,21 @@ pub async fn plan(
     let minimum = table
         .snapshot()
         .map(|s| s.table_config().deleted_file_retention_duration())
-        .map_err(on_table(entry))?;
+        .map_err(on_table(name))?;
     let minimum_hours = minimum.as_secs_f64() / 3600.0;
     let hours = retain_hours.unwrap_or(minimum_hours);
     if hours < 0.0 {
-        return Err(LakeError::Invalid("RETAIN needs 0 hours or more".into()));
+        return Err(LakeError::BadStatement(
+            "RETAIN needs 0 hours or more".into(),
+        ));
     }
     if check_retention && hours < minimum_hours {
-        return Err(LakeError::Invalid(format!(
+        return Err(LakeError::BadStatement(format!(
             "VACUUM {}: RETAIN {hours} HOURS is under the table's minimum of {minimum_hours} hours \
              (delta.deletedFileRetentionDuration); files still needed by time travel or by \
              running readers could be deleted. To do it anyway, run SET \
              lakeshell.vacuum.retention_check = false first",
-            entry.name
+            name
         )));
     }
     let retention = chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
@@ -84,7 +85,7 @@ pub async fn plan(
         .with_enforce_retention_duration(false)
         .with_dry_run(true)
         .await
-        .map_err(on_table(entry))?;
+        .map_err(on_table(name))?;
     // delta-rs lists every tombstone past retention, including files an earlier VACUUM already
     // deleted: keep those that exist, with their sizes.
     let store = table.log_store().object_store(None);
@@ -114,10 +115,9 @@ pub async fn plan(
 
 /// Deletes the planned files between a VACUUM START and a VACUUM END commit.
 pub async fn execute(
-    entry: &TableEntry,
     table: &DeltaTable,
+    commit: Commit<'_>,
     plan: VacuumPlan,
-    sql: &str,
 ) -> Result<VacuumMetrics> {
     let metrics = plan.metrics(false);
     if plan.files.is_empty() {
@@ -128,8 +128,8 @@ pub async fn execute(
     }
     let read_version = table.version();
     let log_store = table.log_store();
-    let snapshot = table.snapshot().map_err(on_table(entry))?;
-    let mut start_props = commit_metadata(Some(sql), read_version);
+    let snapshot = table.snapshot().map_err(on_table(commit.table))?;
+    let mut start_props = commit_metadata(commit.sql, read_version);
     start_props.push((
         "operationMetrics".into(),
         json!({
@@ -153,9 +153,14 @@ pub async fn execute(
         Ok(s) => s,
         Err(e) => {
             // VACUUM deletes nothing before its START commit: it may always plan again.
-            return Err(
-                super::explain_failure(entry, &log_store, read_version, Retry::Always, e).await,
-            );
+            return Err(super::explain_failure(
+                commit.table,
+                &log_store,
+                read_version,
+                Retry::Always,
+                e,
+            )
+            .await);
         }
     };
     let store = log_store.object_store(None);
@@ -171,7 +176,7 @@ pub async fn execute(
         Ok(d) => ("COMPLETED", d.len()),
         Err(_) => ("FAILED", 0),
     };
-    let mut end_props = commit_metadata(Some(sql), read_version);
+    let mut end_props = commit_metadata(commit.sql, read_version);
     end_props.push((
         "operationMetrics".into(),
         json!({ "numDeletedFiles": count, "numVacuumedDirectories": 0 }),
@@ -186,7 +191,7 @@ pub async fn execute(
             },
         )
         .await
-        .map_err(on_table(entry))?;
-    deleted.map_err(|e| LakeError::from(e).on_table(entry.name.clone()))?;
+        .map_err(on_table(commit.table))?;
+    deleted.map_err(|e| LakeError::from(e).on_table(commit.table))?;
     Ok(metrics)
 }

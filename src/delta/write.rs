@@ -10,11 +10,10 @@ use datafusion::execution::context::SessionState;
 use datafusion::execution::SendableRecordBatchStream;
 use deltalake::operations::write::WriteBuilder;
 use deltalake::protocol::SaveMode;
-use deltalake::DeltaTableBuilder;
+use deltalake::DeltaTable;
 
 use super::source::one_shot_plan;
-use super::{commit_properties, Retry, WriteMetrics};
-use crate::catalog::{options::for_store, TableEntry};
+use super::{commit_properties, Commit, Retry, WriteMetrics};
 use crate::error::{LakeError, Result};
 
 /// How a write treats the rows already in the table.
@@ -32,13 +31,13 @@ pub enum WriteMode {
 
 /// What to write, where, and how.
 pub struct WriteRequest<'a> {
-    pub target: &'a TableEntry,
+    /// The table at its latest version, or, before it exists, a table not yet loaded.
+    pub table: DeltaTable,
+    pub commit: Commit<'a>,
     pub mode: WriteMode,
     pub partition_by: Vec<String>,
     pub properties: Vec<(String, String)>,
     pub comment: Option<String>,
-    /// The statement as written, recorded in the commit.
-    pub sql: Option<&'a str>,
     /// Name of the operation for the metrics row.
     pub operation: &'a str,
     /// `REPLACE WHERE` predicate (SQL) for an overwrite of the matching rows only.
@@ -53,22 +52,11 @@ pub async fn write(
     input: SendableRecordBatchStream,
     req: WriteRequest<'_>,
 ) -> Result<WriteMetrics> {
-    let target = req.target;
-    if target.url.scheme() == "file" {
-        if let Ok(path) = target.url.to_file_path() {
-            std::fs::create_dir_all(&path)?;
-        }
-    }
-    let mut table = DeltaTableBuilder::from_url(target.url.clone())?
-        .with_storage_options(for_store(&target.options))
-        .build()?;
-    let exists = match table.load().await {
-        Ok(()) => true,
-        Err(deltalake::DeltaTableError::NotATable(_)) => false,
-        Err(e) => return Err(LakeError::from(e).on_table(target.name.clone())),
-    };
+    let table = req.table;
+    let name = req.commit.table;
+    let exists = table.version().is_some();
     if exists && req.mode == WriteMode::Create {
-        return Err(LakeError::TableExists(target.name.clone()));
+        return Err(LakeError::TableExists(name.to_string()));
     }
     let input = if exists {
         super::constraints::checked(state, &table, input)?
@@ -86,7 +74,7 @@ pub async fn write(
         .with_input_plan(plan)
         .with_session_state(Arc::new(state.clone()))
         .with_save_mode(save_mode)
-        .with_commit_properties(commit_properties(req.sql, table.version()));
+        .with_commit_properties(commit_properties(req.commit.sql, table.version()));
     if let Some(p) = &req.replace_where {
         builder = builder.with_replace_where(p.clone());
     }
@@ -102,8 +90,8 @@ pub async fn write(
         builder = builder.with_partition_columns(req.partition_by.clone());
     }
     if !exists {
-        let (_, name) = target.name.rsplit_once('.').unwrap_or(("", &target.name));
-        builder = builder.with_table_name(name.to_string());
+        let (_, short) = name.rsplit_once('.').unwrap_or(("", name));
+        builder = builder.with_table_name(short.to_string());
         if let Some(c) = &req.comment {
             builder = builder.with_description(c.clone());
         }
@@ -128,10 +116,10 @@ pub async fn write(
         Ok(t) => t,
         Err(e) => {
             let log_store = table.log_store();
-            return Err(super::explain_failure(target, &log_store, read_version, retry, e).await);
+            return Err(super::explain_failure(name, &log_store, read_version, retry, e).await);
         }
     };
-    let mut m = WriteMetrics::new(target, req.operation, written.version());
+    let mut m = WriteMetrics::new(name, req.operation, written.version());
     let figures = last_metrics(&written).await;
     m.rows_inserted = rows.load(Ordering::Relaxed);
     let get = |k: &str| figures.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
@@ -154,9 +142,9 @@ pub async fn write(
             .set_tbl_properties()
             .with_properties(custom)
             .with_raise_if_not_exists(false)
-            .with_commit_properties(commit_properties(req.sql, read))
+            .with_commit_properties(commit_properties(req.commit.sql, read))
             .await
-            .map_err(|e| LakeError::from(e).on_table(target.name.clone()))?;
+            .map_err(|e| LakeError::from(e).on_table(name))?;
         m.version = updated.version().unwrap_or(m.version);
     }
     Ok(m)

@@ -3,9 +3,9 @@
 //! `_commit_version` and `_commit_timestamp`.
 //!
 //! DataFusion plans table functions synchronously and a change feed is read asynchronously, so
-//! each call is read before planning into a session table with a generated name, and the call
-//! is rewritten to that name (aliased `table_changes` unless the query gives an alias).
-//! `incremental('table')` (see [`super::incremental`]) is read the same way.
+//! each call is read before planning and served to the planner under a generated name (see
+//! [`super::plan`]); the call is rewritten to that name (aliased `table_changes` unless the query
+//! gives an alias). `incremental('table')` (see [`super::incremental`]) is read the same way.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -19,13 +19,11 @@ use datafusion::sql::sqlparser::ast::{
     Value, VisitMut, VisitorMut,
 };
 
+use super::plan::Opened;
 use super::Engine;
-use crate::catalog::DEFAULT_SCHEMA;
+use crate::catalog::TableName;
+use crate::delta::AsOf;
 use crate::error::{LakeError, Result};
-use crate::sql::time_travel::AsOf;
-
-/// The prefix of the session tables holding change feeds.
-const PREFIX: &str = "__lakeshell_changes_";
 
 /// The table functions read before planning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +97,10 @@ impl VisitorMut for Rewrite {
             Some(n),
         ) = (tf, self.0.get(self.1))
         {
-            *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(n.clone()))]);
+            *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote(
+                '"',
+                n.clone(),
+            ))]);
             *args = None;
             if alias.is_none() {
                 *alias = Some(TableAlias {
@@ -116,57 +117,38 @@ impl VisitorMut for Rewrite {
 }
 
 impl Engine {
-    /// Reads every `table_changes(...)` call in `node` and points it at the rows read.
-    pub(super) async fn table_changes<N: VisitMut>(&self, node: &mut N) -> Result<()> {
+    /// Reads every `table_changes(...)` and `incremental(...)` call in `node`, serves what it
+    /// read in `opened`, and points the call at it.
+    pub(super) async fn read_feeds<N: VisitMut>(
+        &self,
+        opened: &Opened,
+        node: &mut N,
+    ) -> Result<()> {
         let mut found = Collect(Vec::new());
         let _ = node.visit(&mut found);
         if found.0.is_empty() {
             return Ok(());
         }
         let mut names = Vec::new();
-        for (feed, args) in found.0 {
+        for (i, (feed, args)) in found.0.into_iter().enumerate() {
             let provider = match feed {
                 Feed::TableChanges => self.read_changes(&args).await?,
                 Feed::Incremental => self.read_incremental(&args).await?,
             };
-            let n = {
-                let mut held = self
-                    .change_tables
-                    .lock()
-                    .map_err(|_| LakeError::Invalid("change feed tables lock poisoned".into()))?;
-                let name = format!("{PREFIX}{}", held.len() + 1);
-                held.push(name.clone());
-                name
-            };
-            self.ctx.register_table(
-                datafusion::common::TableReference::partial(DEFAULT_SCHEMA, n.as_str()),
+            let name = format!("{}#{}", feed.name(), i + 1);
+            opened.serve(
+                datafusion::common::TableReference::bare(name.as_str()),
                 provider,
             )?;
-            names.push(n);
+            names.push(name);
         }
         let _ = node.visit(&mut Rewrite(names, 0));
         Ok(())
     }
 
-    /// Drops the change feeds read for the previous statement.
-    pub(super) fn drop_change_tables(&self) {
-        let held: Vec<String> = match self.change_tables.lock() {
-            Ok(mut h) => std::mem::take(&mut *h),
-            Err(_) => return,
-        };
-        for n in held {
-            let _ = self
-                .ctx
-                .deregister_table(datafusion::common::TableReference::partial(
-                    DEFAULT_SCHEMA,
-                    n.as_str(),
-                ));
-        }
-    }
-
     async fn read_changes(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
         let usage = || {
-            LakeError::Usage(
+            LakeError::BadStatement(
                 "table_changes takes ('table', start [, end]), where start and end are versions or timestamps"
                     .into(),
             )
@@ -175,8 +157,8 @@ impl Engine {
             return Err(usage());
         }
         let table = text_arg(&args[0]).ok_or_else(usage)?;
-        let entry = self.table_named(&table).await?;
-        let opened = crate::delta::open(&entry).await?;
+        let entry = self.resolve_table(&TableName::from_text(&table)?).await?;
+        let opened = crate::catalog::open(&entry).await?;
         let bound = |e: &Expr| -> Option<u64> {
             match e {
                 Expr::Value(v) => match &v.value {
@@ -200,16 +182,14 @@ impl Engine {
             };
         }
         let state = self.state();
-        let plan = b.build(&state, None).await.map_err(|e| {
-            let err = LakeError::from(e);
-            if err.to_string().contains("does not have change data enabled") {
-                LakeError::Invalid(format!(
-                    "{}: {err}; turn the change feed on with ALTER TABLE {} SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true'), and changes from then on are recorded",
-                    entry.name, entry.name
-                ))
-            } else {
-                err.on_table(entry.name.clone())
-            }
+        let plan = b.build(&state, None).await.map_err(|e| match e {
+            deltalake::DeltaTableError::ChangeDataNotEnabled { .. } => LakeError::BadStatement(format!(
+                "{}: {}; turn the change feed on with ALTER TABLE {} SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true'), and changes from then on are recorded",
+                entry.name,
+                LakeError::from(e),
+                entry.name
+            )),
+            e => LakeError::from(e).on_table(entry.name.clone()),
         })?;
         let schema = plan.schema();
         let batches = collect(plan, self.ctx.task_ctx())
@@ -231,20 +211,8 @@ pub(super) fn text_arg(e: &Expr) -> Option<String> {
     }
 }
 
-impl Engine {
-    /// The Delta table a table function names: `'schema.table'` or a path.
-    pub(super) async fn table_named(&self, table: &str) -> Result<crate::catalog::TableEntry> {
-        let reference = if table.contains('/') || table.contains(':') {
-            datafusion::common::TableReference::partial("delta", table)
-        } else {
-            datafusion::common::TableReference::parse_str(table)
-        };
-        self.resolve_reference(&reference, false).await
-    }
-}
-
 fn utc(ms: i64) -> Result<chrono::DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms)
         .single()
-        .ok_or_else(|| LakeError::Invalid(format!("timestamp {ms} is out of range")))
+        .ok_or_else(|| LakeError::Version(format!("timestamp {ms} is out of range")))
 }

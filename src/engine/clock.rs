@@ -32,7 +32,7 @@ pub fn parse_now(text: &str) -> Result<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
     }
-    Err(LakeError::Usage(format!(
+    Err(LakeError::Flag(format!(
         "now: {text:?} is not a time; write it as 2026-11-21, 2026-11-21 10:00:00 or 2026-11-21T10:00:00Z"
     )))
 }
@@ -94,7 +94,7 @@ impl Engine {
     pub fn set_now(&self, at: DateTime<Utc>) -> Result<()> {
         let nanos = at
             .timestamp_nanos_opt()
-            .ok_or_else(|| LakeError::Usage(format!("now: {at} is outside 1677..2262")))?;
+            .ok_or_else(|| LakeError::Flag(format!("now: {at} is outside 1677..2262")))?;
         if let Ok(mut n) = self.now.lock() {
             *n = Some(at);
         }

@@ -1,27 +1,32 @@
 //! `CREATE TABLE`: with AS SELECT (written by [`crate::delta::write`]), with a column list
 //! only (an empty table, [`crate::delta::create`]), or as a DEEP CLONE of another table.
 
-use datafusion::common::TableReference;
-use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
-
+use super::plan::Opened;
 use super::{Engine, ExecOptions, Outcome};
-use crate::catalog::{self, parse_location, Registration, TableEntry, DEFAULT_SCHEMA};
+use crate::catalog::{self, parse_location, Registration, TableEntry, TableName};
 use crate::delta::create::CreateRequest;
 use crate::delta::write::{write, WriteMode, WriteRequest};
+use crate::delta::Commit;
 use crate::error::{LakeError, Result};
 use crate::sql::create_table::CloneSource;
 use crate::sql::CreateTableStatement;
+
+fn commit<'a>(entry: &'a TableEntry, sql: &'a str) -> Commit<'a> {
+    Commit {
+        table: &entry.name,
+        sql: Some(sql),
+    }
+}
 
 impl Engine {
     pub(super) async fn create_table(
         &self,
         ct: CreateTableStatement,
-        raw: &str,
+        sql: &str,
         opts: &ExecOptions,
     ) -> Result<Outcome> {
-        let reference = Self::object_reference(&ct.name)?;
-        let mut target = self.resolve_reference(&reference, true).await?;
+        let name = TableName::from_object(&ct.name)?;
+        let mut target = self.warehouse.resolve_for_write(&name).await?;
         if let Some(loc) = &ct.location {
             target.url = parse_location(loc)?;
             target.external = true;
@@ -38,13 +43,14 @@ impl Engine {
         }
         if let Some(clone) = ct.clone.clone() {
             return self
-                .clone_table(&ct, clone, target, exists, raw, opts)
+                .clone_table(&ct, &name, clone, target, exists, sql, opts)
                 .await;
         }
-        let Some(mut query) = ct.query.clone() else {
+        let Some(query) = ct.query.clone() else {
             let columns = self.struct_fields(&ct.columns).await?;
             let m = crate::delta::create::create(CreateRequest {
-                target: &target,
+                table: catalog::new_table(&target)?,
+                commit: commit(&target, sql),
                 columns,
                 partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
                 properties: ct
@@ -55,18 +61,11 @@ impl Engine {
                     .collect(),
                 comment: ct.comment.clone(),
                 replace: exists,
-                sql: raw,
             })
             .await?;
-            self.register_location(&ct, &reference).await?;
+            self.register_location(&ct, &name).await?;
             return Ok(Outcome::Write(m));
         };
-        self.travel(query.as_mut()).await?;
-        let plan = self
-            .state()
-            .statement_to_plan(DFStatement::Statement(Box::new(SQLStatement::Query(query))))
-            .await
-            .map_err(|e| self.explain_error(e))?;
         let mut properties = ct.properties.clone();
         if !exists {
             properties.extend(ct.expectations.iter().map(crate::expectations::property));
@@ -77,11 +76,14 @@ impl Engine {
             (WriteMode::Create, "CREATE TABLE AS SELECT")
         };
         let (mut metrics, enforcement) = super::retry::retrying(|| async {
-            let input = self.run_for_write(plan.clone(), opts).await?;
+            let opened = Opened::default();
+            let plan = self.plan_query(&opened, &query).await?;
+            let table = catalog::open_for_write(&target).await?;
+            let input = self.run_for_write(plan, opts).await?;
             // A replaced table keeps its attached expectations unless the statement declares
             // its own.
             let (input, enforcement) = if ct.expectations.is_empty() {
-                self.enforced(input, &target, &[]).await?
+                self.enforced(input, &target, &table, &[])?
             } else {
                 crate::expectations::enforce::enforce(
                     &self.state(),
@@ -91,12 +93,12 @@ impl Engine {
                 )?
             };
             let req = WriteRequest {
-                target: &target,
+                table,
+                commit: commit(&target, sql),
                 mode,
                 partition_by: ct.partitioned_by.iter().map(|i| i.value.clone()).collect(),
                 properties: properties.clone(),
                 comment: ct.comment.clone(),
-                sql: Some(raw),
                 operation,
                 replace_where: None,
                 merge_schema: false,
@@ -105,9 +107,9 @@ impl Engine {
         })
         .await?;
         if exists && !ct.expectations.is_empty() {
-            metrics.version = self.attach_only(&target, &ct.expectations, raw).await?;
+            metrics.version = self.attach_only(&target, &ct.expectations, sql).await?;
         }
-        self.register_location(&ct, &reference).await?;
+        self.register_location(&ct, &name).await?;
         self.record_enforcement(&target, &mut metrics, enforcement)
             .await?;
         Ok(Outcome::Write(metrics))
@@ -119,34 +121,31 @@ impl Engine {
         &self,
         target: &TableEntry,
         declared: &[crate::sql::Expectation],
-        raw: &str,
+        sql: &str,
     ) -> Result<u64> {
-        let stale: Vec<String> = self
-            .attached_expectations(target)
-            .await?
+        let table = catalog::open(target).await?;
+        let stale: Vec<String> = crate::expectations::of_table(&table)?
             .iter()
             .map(|e| crate::expectations::property(e).0)
             .collect();
         let set: Vec<(String, String)> =
             declared.iter().map(crate::expectations::property).collect();
-        let m =
-            crate::delta::properties::update(target, &set, &stale, raw, "SET EXPECTATIONS").await?;
+        let m = crate::delta::properties::update(
+            table,
+            commit(target, sql),
+            &set,
+            &stale,
+            "SET EXPECTATIONS",
+        )
+        .await?;
         Ok(m.version)
     }
 
     /// A table created at an explicit LOCATION is registered under its name.
-    async fn register_location(
-        &self,
-        ct: &CreateTableStatement,
-        reference: &TableReference,
-    ) -> Result<()> {
-        if let Some(location) = &ct.location {
-            let (schema, table) = (
-                reference.schema().unwrap_or(DEFAULT_SCHEMA),
-                reference.table(),
-            );
+    async fn register_location(&self, ct: &CreateTableStatement, name: &TableName) -> Result<()> {
+        if let (Some(location), Some(qualified)) = (&ct.location, name.qualified()) {
             let reg = Registration {
-                name: format!("{schema}.{table}"),
+                name: qualified,
                 location: location.clone(),
                 options: Default::default(),
             };
@@ -158,13 +157,15 @@ impl Engine {
     /// `CREATE TABLE t [DEEP] CLONE src [VERSION AS OF n]`: delta-rs has no clone, so the
     /// source version's rows are written as a new table with the source's partitioning and
     /// properties (constraints included). The clone's history starts at its own version 0.
+    #[allow(clippy::too_many_arguments)]
     async fn clone_table(
         &self,
         ct: &CreateTableStatement,
+        name: &TableName,
         clone: CloneSource,
         target: TableEntry,
         exists: bool,
-        raw: &str,
+        sql: &str,
         opts: &ExecOptions,
     ) -> Result<Outcome> {
         if clone.shallow {
@@ -177,11 +178,11 @@ impl Engine {
             Some(v) => Some(self.version_spec(v).await?),
             None => None,
         };
-        let table = crate::catalog::open_delta_at(&source.url, &source.options, as_of)
-            .await
-            .map_err(|e| e.on_table(source.name.clone()))?;
+        let table = catalog::open_at(&source, as_of).await?;
         let version = table.version().unwrap_or_default();
-        let snapshot = table.snapshot().map_err(crate::delta::on_table(&source))?;
+        let snapshot = table
+            .snapshot()
+            .map_err(crate::delta::on_table(&source.name))?;
         let partition_by: Vec<String> = snapshot.metadata().partition_columns().to_vec();
         let mut properties: Vec<(String, String)> = snapshot
             .metadata()
@@ -195,14 +196,12 @@ impl Engine {
             properties.push((k.clone(), v.clone()));
         }
         let comment = snapshot.metadata().description().map(str::to_string);
-        let provider = table
-            .table_provider()
-            .await
-            .map_err(|e| LakeError::from(e).on_table(source.name.clone()))?;
+        let provider = catalog::provider::provider_of(&table, &source.name).await?;
         let df = self.ctx.read_table(provider)?;
         let input = self.run_for_write(df.logical_plan().clone(), opts).await?;
         let req = WriteRequest {
-            target: &target,
+            table: catalog::open_for_write(&target).await?,
+            commit: commit(&target, sql),
             mode: if exists {
                 WriteMode::Replace
             } else {
@@ -211,14 +210,12 @@ impl Engine {
             partition_by,
             properties,
             comment,
-            sql: Some(raw),
             operation: &format!("CLONE {} version {version}", source.name),
             replace_where: None,
             merge_schema: false,
         };
         let m = write(&self.state(), input, req).await?;
-        let reference = Self::object_reference(&ct.name)?;
-        self.register_location(ct, &reference).await?;
+        self.register_location(ct, name).await?;
         Ok(Outcome::Write(m))
     }
 }

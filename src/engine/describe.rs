@@ -29,7 +29,7 @@ fn json_text(v: Option<&Value>) -> Option<String> {
 impl Engine {
     pub(super) async fn describe(&self, stmt: DescribeStatement) -> Result<Outcome> {
         let entry = self.entry_for(stmt.table()).await?;
-        let table = crate::delta::open(&entry).await?;
+        let table = crate::catalog::open(&entry).await?;
         match stmt {
             DescribeStatement::History { limit, .. } => {
                 let history = read_history(&table, limit.map(|n| n as usize)).await?;
@@ -91,7 +91,9 @@ impl Engine {
                 )
             }
             DescribeStatement::Detail { .. } => {
-                let state = table.snapshot().map_err(crate::delta::on_table(&entry))?;
+                let state = table
+                    .snapshot()
+                    .map_err(crate::delta::on_table(&entry.name))?;
                 let metadata = serde_json::to_value(state.metadata()).unwrap_or_default();
                 let protocol = serde_json::to_value(state.protocol()).unwrap_or_default();
                 let (mut files, mut bytes) = (0i64, 0i64);
@@ -185,7 +187,9 @@ impl Engine {
                 )
             }
             DescribeStatement::TblProperties { key, .. } => {
-                let state = table.snapshot().map_err(crate::delta::on_table(&entry))?;
+                let state = table
+                    .snapshot()
+                    .map_err(crate::delta::on_table(&entry.name))?;
                 let mut props: Vec<(String, String)> = state
                     .metadata()
                     .configuration()

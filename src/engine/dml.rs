@@ -1,40 +1,163 @@
-//! `UPDATE`, `DELETE` and `INSERT ... REPLACE WHERE` on Delta tables.
+//! `INSERT`, `UPDATE`, `DELETE` and `INSERT ... REPLACE WHERE` on Delta tables.
 //!
-//! delta-rs takes plain predicates, so the statement is planned by DataFusion as a query over
-//! the target (`SELECT <new values> FROM t WHERE <predicate>`), uncorrelated subqueries in it
-//! are run first and replaced by their results (`id IN (SELECT ...)` becomes `id IN (1, 2)`),
-//! and the resulting expressions go to delta-rs's builders.
+//! - INSERT plans its query on its own and matches the columns to the table's by position (or by
+//!   the column list), as Databricks does; every column reaches lakeshell's constraint check
+//!   nullable, so a NULL in a NOT NULL column is reported by name.
+//! - UPDATE and DELETE: delta-rs takes plain predicates, so the statement's expressions are
+//!   planned over a scan of the target (the snapshot the change commits on), uncorrelated
+//!   subqueries in them are run first and replaced by their results (`id IN (SELECT ...)`
+//!   becomes `id IN (1, 2)`), and the resulting expressions go to delta-rs's builders.
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, ScalarValue};
+use datafusion::common::{Column, ScalarValue, TableReference};
+use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::expr::InList;
-use datafusion::logical_expr::{lit, Expr, LogicalPlan, Subquery};
+use datafusion::logical_expr::{cast, lit, Expr, LogicalPlan, LogicalPlanBuilder, Subquery};
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, Delete, FromTable, ObjectName, TableFactor, TableWithJoins, Update,
+    AssignmentTarget, Delete, Expr as SqlExpr, FromTable, Ident, Insert, ObjectName, Query,
+    Statement as SQLStatement, TableFactor, TableObject, TableWithJoins, Update,
 };
 
-use super::{Engine, ExecOptions, Outcome};
+use super::plan::Opened;
+use super::{served_name, Engine, ExecOptions, Outcome};
+use crate::catalog::TableEntry;
 use crate::delta::write::{write, WriteMode, WriteRequest};
+use crate::delta::Commit;
 use crate::error::{LakeError, Result};
 use crate::sql::ReplaceWhereStatement;
 
 /// The target table of an UPDATE or DELETE, with the alias the statement gave it.
-fn target_of(t: &TableWithJoins, statement: &str) -> Result<(ObjectName, String)> {
+fn target_of<'a>(
+    t: &'a TableWithJoins,
+    statement: &str,
+) -> Result<(&'a ObjectName, Option<&'a Ident>)> {
     if !t.joins.is_empty() {
         return Err(LakeError::Unsupported(format!(
             "{statement} with a join: use MERGE INTO to change rows from another table"
         )));
     }
     match &t.relation {
-        TableFactor::Table { name, .. } => Ok((name.clone(), t.relation.to_string())),
+        TableFactor::Table { name, alias, .. } => Ok((name, alias.as_ref().map(|a| &a.name))),
         other => Err(LakeError::Unsupported(format!(
             "{statement} of {other}: name a Delta table"
         ))),
     }
 }
 
+/// The qualifier a statement's columns use for its table: its alias, or its name as written.
+fn qualifier(name: &ObjectName, alias: Option<&Ident>) -> TableReference {
+    let norm = |i: &Ident| {
+        if i.quote_style.is_some() {
+            i.value.clone()
+        } else {
+            i.value.to_ascii_lowercase()
+        }
+    };
+    if let Some(a) = alias {
+        return TableReference::bare(norm(a));
+    }
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident())
+        .map(norm)
+        .collect();
+    match parts.as_slice() {
+        [t] => TableReference::bare(t.as_str()),
+        [s, t] => TableReference::partial(s.as_str(), t.as_str()),
+        [c, s, t] => TableReference::full(c.as_str(), s.as_str(), t.as_str()),
+        _ => TableReference::bare(name.to_string()),
+    }
+}
+
+fn commit<'a>(entry: &'a TableEntry, sql: &'a str) -> Commit<'a> {
+    Commit {
+        table: &entry.name,
+        sql: Some(sql),
+    }
+}
+
 impl Engine {
-    pub(super) async fn delete(&self, d: Delete, raw: &str) -> Result<Outcome> {
+    /// `INSERT INTO | OVERWRITE t [(cols)] query`.
+    pub(super) async fn insert(
+        &self,
+        ins: Insert,
+        sql: &str,
+        opts: &ExecOptions,
+    ) -> Result<Outcome> {
+        let TableObject::TableName(name) = &ins.table else {
+            return Err(LakeError::Unsupported(
+                "INSERT INTO a table function".into(),
+            ));
+        };
+        let Some(source) = &ins.source else {
+            return Err(LakeError::Unsupported(
+                "INSERT without a query or VALUES".into(),
+            ));
+        };
+        if ins.partitioned.is_some() || !ins.after_columns.is_empty() || ins.on.is_some() {
+            return Err(LakeError::Unsupported(
+                "INSERT with PARTITION, ON CONFLICT or ON DUPLICATE KEY: use INSERT ... REPLACE WHERE or MERGE INTO".into(),
+            ));
+        }
+        let (mode, operation) = if ins.overwrite {
+            (WriteMode::Overwrite, "INSERT OVERWRITE")
+        } else {
+            (WriteMode::Append, "INSERT")
+        };
+        let target = self.entry_for(name).await?;
+        let columns: Vec<String> = ins
+            .columns
+            .iter()
+            .map(|c| {
+                c.0.last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| {
+                        if i.quote_style.is_some() {
+                            i.value.clone()
+                        } else {
+                            i.value.to_ascii_lowercase()
+                        }
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        let (mut m, enforcement) = super::retry::retrying(|| async {
+            let opened = Opened::default();
+            let table = self
+                .open_and_serve(&opened, &target, served_name(name)?)
+                .await?;
+            let query = self.plan_query(&opened, source).await?;
+            let input = fit_to_table(query, &table, &target.name, &columns)?;
+            let input = self.run_for_write(input, opts).await?;
+            let (input, enforcement) = self.enforced(input, &target, &table, &[])?;
+            let req = WriteRequest {
+                table,
+                commit: commit(&target, sql),
+                mode,
+                partition_by: vec![],
+                properties: vec![],
+                comment: None,
+                operation,
+                replace_where: None,
+                merge_schema: false,
+            };
+            Ok((write(&self.state(), input, req).await?, enforcement))
+        })
+        .await?;
+        self.record_enforcement(&target, &mut m, enforcement)
+            .await?;
+        Ok(Outcome::Write(m))
+    }
+
+    /// Plans a query (an INSERT's, a CTAS's, REPLACE WHERE's) with what `opened` serves.
+    pub(super) async fn plan_query(&self, opened: &Opened, query: &Query) -> Result<LogicalPlan> {
+        let stmt = DFStatement::Statement(Box::new(SQLStatement::Query(Box::new(query.clone()))));
+        self.plan_statement(opened, stmt).await
+    }
+
+    pub(super) async fn delete(&self, d: Delete, sql: &str) -> Result<Outcome> {
         let tables = match &d.from {
             FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
         };
@@ -48,32 +171,39 @@ impl Engine {
                 "DELETE with USING, ORDER BY or LIMIT: use a WHERE predicate, or MERGE INTO".into(),
             ));
         }
-        let (name, relation) = target_of(target, "DELETE")?;
-        let entry = self.entry_for(&name).await?;
+        let (name, alias) = target_of(target, "DELETE")?;
+        let entry = self.entry_for(name).await?;
+        let whole = DFStatement::Statement(Box::new(SQLStatement::Delete(d.clone())));
         let m = super::retry::retrying(|| async {
-            let predicate = match &d.selection {
-                None => None,
-                Some(sel) => {
-                    let (_, filter) = self
-                        .plan_over_target(&relation, &["1".to_string()], Some(&sel.to_string()))
-                        .await?;
-                    filter
-                }
-            };
-            crate::delta::delete::delete(&self.state(), &entry, predicate, raw).await
+            let opened = Opened::default();
+            let table = self
+                .open_and_serve(&opened, &entry, served_name(name)?)
+                .await?;
+            self.serve_references(&opened, &whole).await?;
+            let (_, predicate) = self
+                .plan_over_target(
+                    &opened,
+                    &table,
+                    &entry,
+                    qualifier(name, alias),
+                    &[],
+                    d.selection.as_ref(),
+                )
+                .await?;
+            crate::delta::delete::delete(&self.state(), table, commit(&entry, sql), predicate).await
         })
         .await?;
         Ok(Outcome::Write(m))
     }
 
-    pub(super) async fn update(&self, u: Update, raw: &str) -> Result<Outcome> {
+    pub(super) async fn update(&self, u: Update, sql: &str) -> Result<Outcome> {
         if u.from.is_some() || u.limit.is_some() {
             return Err(LakeError::Unsupported(
                 "UPDATE ... FROM or LIMIT: use MERGE INTO to update rows from another table".into(),
             ));
         }
-        let (name, relation) = target_of(&u.table, "UPDATE")?;
-        let entry = self.entry_for(&name).await?;
+        let (name, alias) = target_of(&u.table, "UPDATE")?;
+        let entry = self.entry_for(name).await?;
         let mut columns = Vec::new();
         let mut values = Vec::new();
         for a in &u.assignments {
@@ -94,49 +224,82 @@ impl Engine {
                     })
                     .unwrap_or_default();
             columns.push(col);
-            values.push(a.value.to_string());
+            values.push(a.value.clone());
         }
-        check_columns(&entry, &columns, "UPDATE").await?;
+        let whole = DFStatement::Statement(Box::new(SQLStatement::Update(u.clone())));
+        let relation = u.table.relation.to_string();
+        let set: Vec<(String, String)> = columns
+            .iter()
+            .cloned()
+            .zip(values.iter().map(|v| v.to_string()))
+            .collect();
         let selection = u.selection.as_ref().map(|s| s.to_string());
-        let updated = super::retry::retrying(|| async {
+        let m = super::retry::retrying(|| async {
+            let opened = Opened::default();
+            let table = self
+                .open_and_serve(&opened, &entry, served_name(name)?)
+                .await?;
+            check_columns(&table, &entry.name, &columns, "UPDATE")?;
+            self.serve_references(&opened, &whole).await?;
+            // delta-rs refuses rows that break a constraint without naming it: the updated
+            // rows are checked first, one constraint at a time.
+            if let Some(broken) = self
+                .explain_violation(
+                    &opened,
+                    &table,
+                    &entry,
+                    &relation,
+                    &set,
+                    selection.as_deref(),
+                )
+                .await
+            {
+                return Err(broken);
+            }
             let (exprs, predicate) = self
-                .plan_over_target(&relation, &values, selection.as_deref())
+                .plan_over_target(
+                    &opened,
+                    &table,
+                    &entry,
+                    qualifier(name, alias),
+                    &values,
+                    u.selection.as_ref(),
+                )
                 .await?;
             let assignments = columns.iter().cloned().zip(exprs).collect();
-            crate::delta::update::update(&self.state(), &entry, assignments, predicate, raw).await
+            crate::delta::update::update(
+                &self.state(),
+                table,
+                commit(&entry, sql),
+                assignments,
+                predicate,
+            )
+            .await
         })
-        .await;
-        match updated {
-            Ok(m) => Ok(Outcome::Write(m)),
-            Err(e) if e.to_string().contains("Invalid data found") => {
-                let set: Vec<(String, String)> = columns.into_iter().zip(values).collect();
-                let first = self
-                    .explain_violation(&entry, &relation, &set, selection.as_deref())
-                    .await;
-                match first {
-                    Some(named) => Err(named),
-                    None => Err(self.explain_preview(&entry, "UPDATE", e).await),
-                }
-            }
-            Err(e) => Err(e),
-        }
+        .await?;
+        Ok(Outcome::Write(m))
     }
 
-    /// Which constraint an UPDATE broke, and a row that breaks it: the updated rows are
-    /// computed again as a query and each constraint is checked on its own.
+    /// Which constraint an UPDATE would break, and a row that breaks it: the updated rows are
+    /// computed as a query (over the snapshot the UPDATE reads) and each constraint is checked
+    /// on its own. Nothing when no constraint is broken (or the table has none).
     async fn explain_violation(
         &self,
-        entry: &crate::catalog::TableEntry,
+        opened: &Opened,
+        table: &deltalake::DeltaTable,
+        entry: &TableEntry,
         relation: &str,
         set: &[(String, String)],
         selection: Option<&str>,
     ) -> Option<LakeError> {
-        let table = crate::delta::open(entry).await.ok()?;
+        let rules = crate::delta::constraints::rules(table);
+        if rules.is_empty() {
+            return None;
+        }
         let snapshot = table.snapshot().ok()?;
-        let rules = crate::delta::constraints::rules(&table);
         let mut projection = Vec::new();
         for f in snapshot.schema().fields() {
-            let col = datafusion::sql::sqlparser::ast::Ident::with_quote('"', f.name());
+            let col = Ident::with_quote('"', f.name());
             match set.iter().find(|(c, _)| c == f.name()) {
                 Some((_, v)) => projection.push(format!("{v} AS {col}")),
                 None => projection.push(format!("{col}")),
@@ -148,11 +311,11 @@ impl Engine {
                 "SELECT * FROM (SELECT {} FROM {relation}{filter}) AS updated WHERE NOT coalesce(({check}), false) LIMIT 1",
                 projection.join(", ")
             );
-            let Ok(batches) = self.collect_sql(&sql).await else {
+            let Ok(batches) = self.collect_sql_in(opened, &sql).await else {
                 continue;
             };
             if let Some(b) = batches.iter().find(|b| b.num_rows() > 0) {
-                return Some(LakeError::Invalid(format!(
+                return Some(LakeError::Constraint(format!(
                     "UPDATE {}: {name} ({check}) violated by updated row {}; nothing was written",
                     entry.name,
                     crate::delta::constraints::describe_row(b, 0)
@@ -162,114 +325,43 @@ impl Engine {
         None
     }
 
-    /// delta-rs's "Invalid data found" error names no constraint; it previews the rows it
-    /// refused. Each constraint is evaluated on the first previewed row to name the one broken.
-    pub(super) async fn explain_preview(
-        &self,
-        entry: &crate::catalog::TableEntry,
-        statement: &str,
-        e: LakeError,
-    ) -> LakeError {
-        let text = e.to_string();
-        let Some(at) = text.find("Preview of invalid data:") else {
-            return e;
-        };
-        // The preview is a pretty table folded onto one line: "| a | b | | 1 | x |".
-        let cells: Vec<String> = text[at..]
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.starts_with('+') && !c.contains("Preview"))
-            .collect();
-        let Ok(table) = crate::delta::open(entry).await else {
-            return e;
-        };
-        let Ok(snapshot) = table.snapshot() else {
-            return e;
-        };
-        let fields: Vec<(String, String)> = snapshot
-            .schema()
-            .fields()
-            .map(|f| (f.name().to_string(), f.data_type().to_string()))
-            .collect();
-        let n = fields.len();
-        // Header cells, then the first refused row's cells (a NULL shows as an empty cell).
-        if cells.len() < 2 * n || cells[..n].iter().zip(&fields).any(|(h, (f, _))| h != f) {
-            return e;
-        }
-        let row: Vec<&String> = cells[n..2 * n].iter().collect();
-        let arrow = snapshot.snapshot().arrow_schema();
-        let values: Vec<String> = arrow
-            .fields()
-            .iter()
-            .zip(&row)
-            .map(|(f, v)| {
-                let col = datafusion::sql::sqlparser::ast::Ident::with_quote('"', f.name());
-                if v.is_empty()
-                    && !matches!(f.data_type(), datafusion::arrow::datatypes::DataType::Utf8)
-                {
-                    format!("arrow_cast(NULL, '{}') AS {col}", f.data_type())
-                } else {
-                    format!(
-                        "arrow_cast({}, '{}') AS {col}",
-                        datafusion::sql::sqlparser::ast::Value::SingleQuotedString(v.to_string()),
-                        f.data_type()
-                    )
-                }
-            })
-            .collect();
-        let rules = crate::delta::constraints::rules(&table);
-        let shown: Vec<String> = fields
-            .iter()
-            .zip(&row)
-            .map(|((f, _), v)| format!("{f}: {}", if v.is_empty() { "NULL" } else { v }))
-            .collect();
-        for (name, check) in rules {
-            let sql = format!(
-                "SELECT coalesce(({check}), false) AS ok FROM (SELECT {}) AS refused",
-                values.join(", ")
-            );
-            let Ok(batches) = self.collect_sql(&sql).await else {
-                continue;
-            };
-            let broken = batches.first().is_some_and(|b| {
-                b.column(0)
-                    .as_any()
-                    .downcast_ref::<datafusion::arrow::array::BooleanArray>()
-                    .is_some_and(|a| a.len() == 1 && !a.value(0))
-            });
-            if broken {
-                return LakeError::Invalid(format!(
-                    "{statement} {}: {name} ({check}) violated by row {{{}}}; nothing was written",
-                    entry.name,
-                    shown.join(", ")
-                ));
-            }
-        }
-        e
-    }
-
-    /// Plans `SELECT <exprs> FROM <relation> [WHERE <predicate>]` and returns the expressions,
-    /// cast to their target columns' types, and the predicate, with subqueries evaluated and
+    /// Plans `exprs` and `predicate` over a scan of `table` whose columns are qualified by
+    /// `qualifier`, and returns them cast to their columns' types, subqueries evaluated and
     /// columns unqualified, ready for delta-rs.
     async fn plan_over_target(
         &self,
-        relation: &str,
-        exprs: &[String],
-        predicate: Option<&str>,
+        opened: &Opened,
+        table: &deltalake::DeltaTable,
+        entry: &TableEntry,
+        qualifier: TableReference,
+        exprs: &[SqlExpr],
+        predicate: Option<&SqlExpr>,
     ) -> Result<(Vec<Expr>, Option<Expr>)> {
-        let mut sql = format!("SELECT {} FROM {relation}", exprs.join(", "));
+        let provider = crate::catalog::provider::provider_of(table, &entry.name).await?;
+        let scan =
+            LogicalPlanBuilder::scan(qualifier, provider_as_source(provider), None)?.build()?;
+        let mut plan = LogicalPlanBuilder::from(scan.clone());
         if let Some(p) = predicate {
-            sql.push_str(&format!(" WHERE {p}"));
+            let p = self
+                .plan_exprs_over(opened, &scan, std::slice::from_ref(p))?
+                .remove(0);
+            plan = plan.filter(p)?;
         }
-        let plan = self.plan_sql(&sql).await?;
+        let planned = self.plan_exprs_over(opened, &scan, exprs)?;
+        let plan = if planned.is_empty() {
+            plan.project(vec![lit(1)])?
+        } else {
+            plan.project(planned)?
+        }
+        .build()?;
         let state = self.state();
         let plan = state
             .analyzer()
             .execute_and_check(plan, state.config_options(), |_, _| {})?;
         let LogicalPlan::Projection(projection) = &plan else {
-            return Err(LakeError::Unsupported(format!(
-                "this statement shape ({sql})"
-            )));
+            return Err(LakeError::Internal(
+                "planned UPDATE is not a projection".into(),
+            ));
         };
         let mut filter = None;
         let mut input = projection.input.as_ref();
@@ -288,12 +380,14 @@ impl Engine {
             None => None,
         };
         let mut out = Vec::new();
-        for e in &projection.expr {
-            let e = match e {
-                Expr::Alias(a) => a.expr.as_ref().clone(),
-                other => other.clone(),
-            };
-            out.push(self.inline_subqueries(unqualify(e)?).await?);
+        if !exprs.is_empty() {
+            for e in &projection.expr {
+                let e = match e {
+                    Expr::Alias(a) => a.expr.as_ref().clone(),
+                    other => other.clone(),
+                };
+                out.push(self.inline_subqueries(unqualify(e)?).await?);
+            }
         }
         Ok((out, filter))
     }
@@ -377,29 +471,26 @@ impl Engine {
     pub(super) async fn replace_where(
         &self,
         stmt: ReplaceWhereStatement,
-        raw: &str,
+        sql: &str,
         opts: &ExecOptions,
     ) -> Result<Outcome> {
         let entry = self.entry_for(&stmt.table).await?;
-        let mut query = stmt.query;
-        self.travel(query.as_mut()).await?;
-        let plan = self
-            .state()
-            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
-                datafusion::sql::sqlparser::ast::Statement::Query(query),
-            )))
-            .await
-            .map_err(|e| self.explain_error(e))?;
         let (mut m, enforcement) = super::retry::retrying(|| async {
-            let input = self.run_for_write(plan.clone(), opts).await?;
-            let (input, enforcement) = self.enforced(input, &entry, &[]).await?;
+            let opened = Opened::default();
+            let table = self
+                .open_and_serve(&opened, &entry, served_name(&stmt.table)?)
+                .await?;
+            let query = self.plan_query(&opened, &stmt.query).await?;
+            let input = fit_to_table(query, &table, &entry.name, &[])?;
+            let input = self.run_for_write(input, opts).await?;
+            let (input, enforcement) = self.enforced(input, &entry, &table, &[])?;
             let req = WriteRequest {
-                target: &entry,
+                table,
+                commit: commit(&entry, sql),
                 mode: WriteMode::Overwrite,
                 partition_by: vec![],
                 properties: vec![],
                 comment: None,
-                sql: Some(raw),
                 operation: "INSERT REPLACE WHERE",
                 replace_where: Some(stmt.predicate.to_string()),
                 merge_schema: false,
@@ -412,25 +503,78 @@ impl Engine {
     }
 }
 
+/// `query`'s columns matched to `table`'s: by position, or to the named `columns` (the others
+/// NULL), each cast to its column's type and named as it. Every column is nullable here:
+/// lakeshell's constraint check, not the plan, refuses a NULL in a NOT NULL column, naming it.
+pub(super) fn fit_to_table(
+    query: LogicalPlan,
+    table: &deltalake::DeltaTable,
+    name: &str,
+    columns: &[String],
+) -> Result<LogicalPlan> {
+    let schema = table
+        .snapshot()
+        .map_err(crate::delta::on_table(name))?
+        .snapshot()
+        .arrow_schema();
+    let given: Vec<Expr> = query
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
+    let targets: Vec<&str> = if columns.is_empty() {
+        schema.fields().iter().map(|f| f.name().as_str()).collect()
+    } else {
+        columns.iter().map(String::as_str).collect()
+    };
+    if given.len() != targets.len() {
+        return Err(LakeError::BadStatement(format!(
+            "INSERT into {name}: the query gives {} column(s) and {} {} expected ({}); list the columns, INSERT INTO t (a, b) SELECT ...",
+            given.len(),
+            targets.len(),
+            if targets.len() == 1 { "is" } else { "are" },
+            targets.join(", ")
+        )));
+    }
+    if let Some(c) = columns.iter().find(|c| schema.field_with_name(c).is_err()) {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        return Err(LakeError::BadStatement(format!(
+            "INSERT into {name}: no column {c}; its columns are {}",
+            names.join(", ")
+        )));
+    }
+    let mut projection = Vec::new();
+    for f in schema.fields() {
+        let e = match targets.iter().position(|t| *t == f.name()) {
+            Some(i) => given[i].clone(),
+            None => lit(ScalarValue::Null),
+        };
+        projection.push(cast(e, f.data_type().clone()).alias(f.name()));
+    }
+    Ok(LogicalPlanBuilder::from(query)
+        .project(projection)?
+        .build()?)
+}
+
 /// Fails unless every column in `columns` is one of the table's (delta-rs would ignore it).
-pub(super) async fn check_columns(
-    entry: &crate::catalog::TableEntry,
+pub(super) fn check_columns(
+    table: &deltalake::DeltaTable,
+    name: &str,
     columns: &[String],
     statement: &str,
 ) -> Result<()> {
-    let table = crate::delta::open(entry).await?;
     let names: Vec<String> = table
         .snapshot()
-        .map_err(crate::delta::on_table(entry))?
+        .map_err(crate::delta::on_table(name))?
         .schema()
         .fields()
         .map(|f| f.name().to_string())
         .collect();
     for c in columns {
         if !names.iter().any(|n| n == c) {
-            return Err(LakeError::Invalid(format!(
-                "{statement} {}: no column {c}; its columns are {}",
-                entry.name,
+            return Err(LakeError::BadStatement(format!(
+                "{statement} {name}: no column {c}; its columns are {}",
                 names.join(", ")
             )));
         }

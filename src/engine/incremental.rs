@@ -78,7 +78,7 @@ impl Engine {
 
     pub(super) async fn read_incremental(&self, args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
         let usage = || {
-            LakeError::Usage(
+            LakeError::BadStatement(
                 "incremental takes ('table' [, 'consumer name']): the rows the table gained since this pipeline statement last ran".into(),
             )
         };
@@ -90,8 +90,10 @@ impl Engine {
             Some(a) => Some(text_arg(a).ok_or_else(usage)?),
             None => None,
         };
-        let entry = self.table_named(&table).await?;
-        let opened = crate::delta::open(&entry).await?;
+        let entry = self
+            .resolve_table(&crate::catalog::TableName::from_text(&table)?)
+            .await?;
+        let opened = crate::catalog::open(&entry).await?;
         let end = opened.version().unwrap_or_default();
         let full = || async {
             opened
@@ -176,7 +178,10 @@ impl Engine {
     async fn last_position(&self, consumer: &str, source: &str) -> Result<Option<u64>> {
         if self
             .warehouse
-            .resolve(SYSTEM_SCHEMA, POSITIONS)
+            .resolve(&crate::catalog::TableName::Warehouse {
+                schema: SYSTEM_SCHEMA.into(),
+                table: POSITIONS.into(),
+            })
             .await?
             .is_none()
         {
@@ -236,7 +241,10 @@ impl Engine {
         )?;
         let entry = self
             .warehouse
-            .resolve_for_write(SYSTEM_SCHEMA, POSITIONS)
+            .resolve_for_write(&crate::catalog::TableName::Warehouse {
+                schema: SYSTEM_SCHEMA.into(),
+                table: POSITIONS.into(),
+            })
             .await?;
         self.append_rows(&entry, vec![batch], "PIPELINE POSITION")
             .await?;

@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::{StreamExt, TryStreamExt};
 
 use super::{Engine, Outcome, Rows};
-use crate::catalog::{self, open_delta, TableEntry, Warehouse};
+use crate::catalog::{self, open_delta, TableEntry, TableName};
 use crate::error::{LakeError, Result};
 
 /// One line of `\dt`.
@@ -93,33 +93,13 @@ impl Engine {
                 )),
             ],
         )?;
-        Ok(Outcome::Rows(Rows {
-            schema,
-            total_rows: batch.num_rows(),
-            batches: vec![batch],
-        }))
+        Ok(Outcome::Rows(Rows::from_batches(schema, vec![batch])))
     }
 
     /// Resolves a user-written table name (`t`, `s.t`, or a path) to its entry.
     pub async fn find_table(&self, name: &str) -> Result<TableEntry> {
-        let looks_like_path = name.contains('/') || name.contains("://");
-        if looks_like_path {
-            let url = catalog::parse_location(name.trim_matches(['\'', '`']))?;
-            return Ok(TableEntry {
-                name: name.into(),
-                url,
-                options: self.warehouse().options().clone(),
-                external: true,
-            });
-        }
-        let (schema, table) = Warehouse::split_name(&name.to_ascii_lowercase())?;
-        self.warehouse()
-            .resolve(&schema, &table)
-            .await?
-            .ok_or_else(|| LakeError::TableNotFound {
-                name: format!("{schema}.{table}"),
-                looked_in: catalog::display_url(self.warehouse().root()),
-            })
+        let name = name.trim_matches(['\'', '`']);
+        self.resolve_table(&TableName::from_text(name)?).await
     }
 
     /// `\d table`: column, type, nullable, partition column.
@@ -156,11 +136,7 @@ impl Engine {
                 )),
             ],
         )?;
-        Ok(Outcome::Rows(Rows {
-            schema,
-            total_rows: batch.num_rows(),
-            batches: vec![batch],
-        }))
+        Ok(Outcome::Rows(Rows::from_batches(schema, vec![batch])))
     }
 
     /// Column names of every warehouse table, for completion (schema.table -> columns).
@@ -171,7 +147,11 @@ impl Engine {
         };
         for (schema, tables) in names {
             for t in tables.into_iter().take(200) {
-                if let Ok(Some(entry)) = self.warehouse().resolve(&schema, &t).await {
+                let name = TableName::Warehouse {
+                    schema: schema.clone(),
+                    table: t.clone(),
+                };
+                if let Ok(Some(entry)) = self.warehouse().resolve(&name).await {
                     if let Ok(table) = open_delta(&entry.url, &entry.options).await {
                         if let Ok(state) = table.snapshot() {
                             let cols = state

@@ -1,16 +1,28 @@
-//! `MERGE INTO`: resolves the target, turns the source into a DataFrame, expands
-//! `UPDATE SET *` / `INSERT *` to the target's columns, and refuses (before writing anything) a
-//! MERGE where one target row would be updated or deleted by several source rows, naming the
-//! ON columns' values of one such row. Insert-only MERGEs allow duplicate source rows, as in
-//! Databricks.
+//! `MERGE INTO`: resolves the target, plans the source, expands `UPDATE SET *` / `INSERT *` to
+//! the target's columns, and refuses (before writing anything) a MERGE where one target row
+//! would be updated or deleted by several source rows, naming the ON columns' values of one such
+//! row. Insert-only MERGEs allow duplicate source rows, as in Databricks. The target is opened
+//! once per attempt: the ambiguity check, the source (when it reads the target) and delta-rs's
+//! merge read the same snapshot.
+
+use std::sync::Arc;
 
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::common::TableReference;
 use datafusion::dataframe::DataFrame;
-use datafusion::sql::sqlparser::ast::{Expr, Ident, TableFactor};
+use datafusion::datasource::provider_as_source;
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder};
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, TableFactor};
 
-use super::{Engine, Outcome};
+use super::plan::Opened;
+use super::{served_name, Engine, Outcome};
+use crate::catalog::TableEntry;
 use crate::delta::merge::{Clause, MergePlan};
+use crate::delta::{Commit, WriteMetrics};
 use crate::error::{LakeError, Result};
+use crate::expectations::enforce::Shared;
 use crate::sql::merge::{MergeAction, MergeKind, MergeStatement};
 
 fn alias_of(tf: &TableFactor) -> Option<String> {
@@ -36,24 +48,24 @@ fn quoted(alias: &str, col: &str) -> String {
     )
 }
 
+const ROW: &str = "__lakeshell_row";
+
 impl Engine {
-    pub(super) async fn merge(&self, mut stmt: MergeStatement, raw: &str) -> Result<Outcome> {
+    pub(super) async fn merge(&self, stmt: MergeStatement, sql: &str) -> Result<Outcome> {
         let TableFactor::Table { name, .. } = &stmt.target else {
             return Err(LakeError::Unsupported(
                 "MERGE INTO needs a Delta table as target".into(),
             ));
         };
-        let name = name.clone();
-        let entry = self.entry_for(&name).await?;
+        let entry = self.entry_for(name).await?;
         let target_alias = alias_of(&stmt.target).unwrap_or_else(|| "target".into());
-        self.travel(&mut stmt.source).await?;
         let source_alias = alias_of(&stmt.source).ok_or_else(|| {
-            LakeError::Usage(
+            LakeError::BadStatement(
                 "MERGE: give the source subquery an alias: USING (SELECT ...) AS s".into(),
             )
         })?;
         let (mut m, enforcement) = super::retry::retrying(|| {
-            self.merge_once(&stmt, &name, &entry, &target_alias, &source_alias, raw)
+            self.merge_once(&stmt, name, &entry, &target_alias, &source_alias, sql)
         })
         .await?;
         if let Some(e) = enforcement {
@@ -66,31 +78,31 @@ impl Engine {
     async fn merge_once(
         &self,
         stmt: &MergeStatement,
-        name: &datafusion::sql::sqlparser::ast::ObjectName,
-        entry: &crate::catalog::TableEntry,
+        name: &ObjectName,
+        entry: &TableEntry,
         target_alias: &str,
         source_alias: &str,
-        raw: &str,
-    ) -> Result<(
-        crate::delta::WriteMetrics,
-        Option<crate::expectations::enforce::Shared>,
-    )> {
+        sql: &str,
+    ) -> Result<(WriteMetrics, Option<Shared>)> {
         let source_alias = source_alias.to_string();
         let target_alias = target_alias.to_string();
-        let table = crate::delta::open(entry).await?;
+        let opened = Opened::default();
+        let table = self
+            .open_and_serve(&opened, entry, served_name(name)?)
+            .await?;
         let target_cols: Vec<String> = table
             .snapshot()
-            .map_err(crate::delta::on_table(entry))?
+            .map_err(crate::delta::on_table(&entry.name))?
             .schema()
             .fields()
             .map(|f| f.name().to_string())
             .collect();
-        let source_sql = format!("SELECT * FROM {}", stmt.source);
-        let source: DataFrame = self
-            .ctx
-            .execute_logical_plan(self.plan_sql(&source_sql).await?)
-            .await?;
-        let (source, enforcement) = self.enforce_source(source, entry).await?;
+        let mut source_tf = stmt.source.clone();
+        self.take_versions_in(&opened, &mut source_tf).await?;
+        let source_query = crate::sql::select_all_from(source_tf)?;
+        let source_plan = self.plan_query(&opened, &source_query).await?;
+        let source = DataFrame::new(self.state(), source_plan);
+        let (source, enforcement) = self.enforce_source(source, entry, &table).await?;
         let source_cols: Vec<String> = source
             .schema()
             .fields()
@@ -104,7 +116,7 @@ impl Engine {
                 if source_cols.iter().any(|s| s == c) {
                     set.push((c.clone(), quoted(&source_alias, c)));
                 } else if !stmt.schema_evolution {
-                    return Err(LakeError::Invalid(format!(
+                    return Err(LakeError::BadStatement(format!(
                         "MERGE {what}: the source has no column {c} of {}; list the columns, or select it in the source",
                         entry.name
                     )));
@@ -158,7 +170,7 @@ impl Engine {
                         columns.iter().map(|c| c.value.clone()).collect()
                     };
                     if cols.len() != values.len() {
-                        return Err(LakeError::Invalid(format!(
+                        return Err(LakeError::BadStatement(format!(
                             "MERGE INSERT: {} columns but {} values",
                             cols.len(),
                             values.len()
@@ -194,10 +206,18 @@ impl Engine {
                     named.extend(set.iter().map(|(col, _)| col.clone()));
                 }
             }
-            super::dml::check_columns(entry, &named, "MERGE INTO").await?;
+            super::dml::check_columns(&table, &entry.name, &named, "MERGE INTO")?;
         }
-        self.check_unique_matches(stmt, &name.to_string(), &target_alias, &entry.name)
+        self.check_unique_matches(&opened, stmt, &table, entry, &target_alias, &source)
             .await?;
+        // delta-rs refuses rows that break a constraint without naming it: the merged rows are
+        // checked first, one constraint at a time.
+        if let Some(broken) = self
+            .explain_merge_violation(&opened, &table, entry, stmt, &source_query)
+            .await
+        {
+            return Err(broken);
+        }
         let plan = MergePlan {
             source,
             source_alias,
@@ -206,13 +226,12 @@ impl Engine {
             clauses,
             schema_evolution: stmt.schema_evolution,
         };
-        match crate::delta::merge::merge(&self.state(), entry, plan, raw).await {
-            Ok(m) => Ok((m, enforcement)),
-            Err(e) if e.to_string().contains("Invalid data found") => {
-                Err(self.explain_preview(entry, "MERGE INTO", e).await)
-            }
-            Err(e) => Err(e),
-        }
+        let commit = Commit {
+            table: &entry.name,
+            sql: Some(sql),
+        };
+        let m = crate::delta::merge::merge(&self.state(), table, commit, plan).await?;
+        Ok((m, enforcement))
     }
 
     /// The target's row expectations, enforced on the MERGE source's rows (by column name)
@@ -221,9 +240,10 @@ impl Engine {
     async fn enforce_source(
         &self,
         source: DataFrame,
-        entry: &crate::catalog::TableEntry,
-    ) -> Result<(DataFrame, Option<crate::expectations::enforce::Shared>)> {
-        let expectations = self.attached_expectations(entry).await?;
+        entry: &TableEntry,
+        table: &deltalake::DeltaTable,
+    ) -> Result<(DataFrame, Option<Shared>)> {
+        let expectations = crate::expectations::of_table(table)?;
         if !expectations.iter().any(|e| e.is_row_check()) {
             return Ok((source, None));
         }
@@ -235,7 +255,7 @@ impl Engine {
             &expectations,
         )
         .map_err(|e| {
-            LakeError::Invalid(format!(
+            LakeError::BadStatement(format!(
                 "MERGE into {}: the source must have the columns its expectations name ({e})",
                 entry.name
             ))
@@ -244,82 +264,223 @@ impl Engine {
         let batches: Vec<datafusion::arrow::array::RecordBatch> =
             futures::TryStreamExt::try_collect(stream).await?;
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
-        Ok((
-            self.ctx.read_table(std::sync::Arc::new(table))?,
-            Some(shared),
-        ))
+        Ok((self.ctx.read_table(Arc::new(table))?, Some(shared)))
     }
 
     /// Fails when an UPDATE or DELETE clause would apply to one target row for several source
-    /// rows, showing the target's ON columns for one such row.
+    /// rows, showing the target's ON columns for one such row. Planned from the target's
+    /// snapshot and the planned source, not from SQL text.
     async fn check_unique_matches(
         &self,
+        opened: &Opened,
         stmt: &MergeStatement,
-        target_name: &str,
+        table: &deltalake::DeltaTable,
+        entry: &TableEntry,
         target_alias: &str,
-        display_name: &str,
+        source: &DataFrame,
     ) -> Result<()> {
-        let changing: Vec<&Option<Expr>> = stmt
+        let changing: Vec<_> = stmt
             .clauses
             .iter()
             .filter(|c| c.kind == MergeKind::Matched)
-            .map(|c| &c.predicate)
+            .map(|c| c.predicate.clone())
             .collect();
         if changing.is_empty() {
             return Ok(());
         }
-        let filter = if changing.iter().any(|p| p.is_none()) {
-            String::new()
-        } else {
-            let parts: Vec<String> = changing
-                .iter()
-                .filter_map(|p| p.as_ref().map(|e| format!("({e})")))
-                .collect();
-            format!(" WHERE {}", parts.join(" OR "))
-        };
-        // The target's columns named in ON, to show the user which row is ambiguous.
-        let mut on_cols: Vec<String> = Vec::new();
-        let _ = datafusion::sql::sqlparser::ast::visit_expressions(&stmt.on, |e| {
-            if let Expr::CompoundIdentifier(parts) = e {
-                if parts.len() == 2 && parts[0].value.eq_ignore_ascii_case(target_alias) {
-                    let c = format!("{}.{}", Ident::with_quote('"', target_alias), parts[1]);
-                    if !on_cols.contains(&c) {
-                        on_cols.push(c);
-                    }
-                }
+        let source_alias = alias_of(&stmt.source).unwrap_or_else(|| "source".into());
+        let provider = crate::catalog::provider::provider_of(table, &entry.name).await?;
+        let target = LogicalPlanBuilder::scan(
+            TableReference::bare(target_alias),
+            provider_as_source(provider),
+            None,
+        )?
+        .window(vec![row_number().alias(ROW)])?
+        .build()?;
+        let source_plan = LogicalPlanBuilder::from(source.logical_plan().clone())
+            .alias(source_alias.as_str())?
+            .build()?;
+        let both = LogicalPlanBuilder::from(target)
+            .cross_join(source_plan)?
+            .build()?;
+        let on = self
+            .plan_exprs_over(opened, &both, std::slice::from_ref(&stmt.on))?
+            .remove(0);
+        let mut plan = LogicalPlanBuilder::from(both.clone()).filter(on.clone())?;
+        if changing.iter().all(|p| p.is_some()) {
+            let predicates: Vec<_> = changing.into_iter().flatten().collect();
+            let any = self
+                .plan_exprs_over(opened, &both, &predicates)?
+                .into_iter()
+                .reduce(Expr::or);
+            if let Some(any) = any {
+                plan = plan.filter(any)?;
             }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-        let mut select = on_cols.clone();
-        select.push("count(*) AS matches".into());
-        let mut group = vec!["\"__lakeshell_row\"".to_string()];
-        group.extend(on_cols.iter().cloned());
-        let sql = format!(
-            "SELECT {} FROM (SELECT *, row_number() OVER () AS \"__lakeshell_row\" FROM {target_name}) AS {} JOIN {} ON {}{filter} GROUP BY {} HAVING count(*) > 1 LIMIT 1",
-            select.join(", "),
-            Ident::with_quote('"', target_alias),
-            stmt.source,
-            stmt.on,
-            group.join(", ")
-        );
-        let batches = self.collect_sql(&sql).await?;
+        }
+        // The target's columns named in ON, to show the user which row is ambiguous.
+        let mut on_cols: Vec<datafusion::common::Column> = Vec::new();
+        for c in on.column_refs() {
+            if c.relation
+                .as_ref()
+                .is_some_and(|r| r.table() == target_alias)
+                && !on_cols.contains(c)
+            {
+                on_cols.push(c.clone());
+            }
+        }
+        let mut group = vec![col(ROW)];
+        group.extend(on_cols.iter().cloned().map(Expr::Column));
+        let found = plan
+            .aggregate(group, vec![count(lit(1)).alias("matches")])?
+            .filter(col("matches").gt(lit(1i64)))?
+            .limit(0, Some(1))?
+            .build()?;
+        let batches = self
+            .ctx
+            .execute_logical_plan(found)
+            .await?
+            .collect()
+            .await?;
         let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
             return Ok(());
         };
         let opts = FormatOptions::default().with_null("NULL");
-        let mut shown = Vec::new();
-        for (i, c) in on_cols.iter().enumerate() {
-            let v = ArrayFormatter::try_new(b.column(i).as_ref(), &opts)
+        let value = |i: usize| {
+            ArrayFormatter::try_new(b.column(i).as_ref(), &opts)
                 .map(|f| f.value(0).to_string())
-                .unwrap_or_default();
-            shown.push(format!("{} = {v}", c.replace('"', "")));
-        }
-        let count = ArrayFormatter::try_new(b.column(on_cols.len()).as_ref(), &opts)
-            .map(|f| f.value(0).to_string())
-            .unwrap_or_default();
-        Err(LakeError::Invalid(format!(
-            "MERGE into {display_name}: {count} source rows match the same target row ({}), so the update or delete is ambiguous; nothing was written. Make the source unique on the ON columns (for example with ROW_NUMBER() or DISTINCT)",
+                .unwrap_or_default()
+        };
+        let shown: Vec<String> = on_cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{target_alias}.{} = {}", c.name, value(i + 1)))
+            .collect();
+        Err(LakeError::AmbiguousMerge(format!(
+            "MERGE into {}: {} source rows match the same target row ({}), so the update or delete is ambiguous; nothing was written. Make the source unique on the ON columns (for example with ROW_NUMBER() or DISTINCT)",
+            entry.name,
+            value(on_cols.len() + 1),
             if shown.is_empty() { stmt.on.to_string() } else { shown.join(", ") }
         )))
+    }
+
+    /// Which constraint the MERGE would break, and a row that breaks it: each MATCHED UPDATE
+    /// and NOT MATCHED INSERT clause's rows are computed over the snapshots the MERGE reads, and
+    /// each constraint is checked on them. Nothing when none is broken (or there are none).
+    async fn explain_merge_violation(
+        &self,
+        opened: &Opened,
+        table: &deltalake::DeltaTable,
+        entry: &TableEntry,
+        stmt: &MergeStatement,
+        source: &datafusion::sql::sqlparser::ast::Query,
+    ) -> Option<LakeError> {
+        let rules = crate::delta::constraints::rules(table);
+        if rules.is_empty() {
+            return None;
+        }
+        let fields: Vec<String> = table
+            .snapshot()
+            .ok()?
+            .schema()
+            .fields()
+            .map(|f| f.name().to_string())
+            .collect();
+        let target_alias = alias_of(&stmt.target).unwrap_or_else(|| "target".into());
+        let source_alias = alias_of(&stmt.source)?;
+        let target = format!(
+            "{} AS {}",
+            served_name_sql(&stmt.target)?,
+            Ident::with_quote('"', &target_alias)
+        );
+        let source = format!("({source}) AS {}", Ident::with_quote('"', &source_alias));
+        let mut candidates = Vec::new();
+        for c in &stmt.clauses {
+            let predicate = c
+                .predicate
+                .as_ref()
+                .map(|p| format!(" AND ({p})"))
+                .unwrap_or_default();
+            let projection = |set: &[(String, String)], fallback: &dyn Fn(&str) -> String| {
+                fields
+                    .iter()
+                    .map(|f| {
+                        let v = set
+                            .iter()
+                            .find(|(c, _)| c == f)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_else(|| fallback(f));
+                        format!("{v} AS {}", Ident::with_quote('"', f))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            match (&c.kind, &c.action) {
+                (MergeKind::Matched, MergeAction::Update(a)) => {
+                    let set: Vec<(String, String)> = a
+                        .iter()
+                        .map(|a| {
+                            (
+                                a.target
+                                    .to_string()
+                                    .rsplit('.')
+                                    .next()
+                                    .unwrap_or_default()
+                                    .to_string(),
+                                a.value.to_string(),
+                            )
+                        })
+                        .collect();
+                    let keep = |f: &str| quoted(&target_alias, f);
+                    candidates.push(format!(
+                        "SELECT {} FROM {target} JOIN {source} ON ({}){predicate}",
+                        projection(&set, &keep),
+                        stmt.on
+                    ));
+                }
+                (MergeKind::Matched, MergeAction::UpdateAll) => {
+                    let keep = |f: &str| quoted(&source_alias, f);
+                    candidates.push(format!(
+                        "SELECT {} FROM {target} JOIN {source} ON ({}){predicate}",
+                        projection(&[], &keep),
+                        stmt.on
+                    ));
+                }
+                (MergeKind::NotMatched, MergeAction::InsertAll) => {
+                    let take = |f: &str| quoted(&source_alias, f);
+                    candidates.push(format!(
+                        "SELECT {} FROM {source} WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {}){predicate}",
+                        projection(&[], &take),
+                        stmt.on
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for (name, check) in rules {
+            for q in &candidates {
+                let sql = format!(
+                    "SELECT * FROM ({q}) AS merged WHERE NOT coalesce(({check}), false) LIMIT 1"
+                );
+                let Ok(batches) = self.collect_sql_in(opened, &sql).await else {
+                    continue;
+                };
+                if let Some(b) = batches.iter().find(|b| b.num_rows() > 0) {
+                    return Some(LakeError::Constraint(format!(
+                        "MERGE INTO {}: {name} ({check}) violated by row {}; nothing was written",
+                        entry.name,
+                        crate::delta::constraints::describe_row(b, 0)
+                    )));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The target of a MERGE as SQL, for lakeshell's own explaining queries.
+fn served_name_sql(tf: &TableFactor) -> Option<String> {
+    match tf {
+        TableFactor::Table { name, .. } => Some(name.to_string()),
+        _ => None,
     }
 }

@@ -3,9 +3,11 @@
 //! engine publishes them; a display (output/progress) polls.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use datafusion::physical_plan::ExecutionPlan;
+
+use crate::outcome::ProgressSnapshot;
 
 /// Shared between the engine (which sets the plan) and whoever shows progress.
 #[derive(Debug)]
@@ -13,16 +15,6 @@ pub struct Progress {
     started: Instant,
     plans: Mutex<Vec<Arc<dyn ExecutionPlan>>>,
     task: Mutex<Option<String>>,
-}
-
-/// A reading of [`Progress`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProgressSnapshot {
-    pub rows_scanned: u64,
-    pub bytes_scanned: u64,
-    pub elapsed: Duration,
-    /// What a maintenance statement is doing (`OPTIMIZE sales.orders: compacting 412 files`).
-    pub task: Option<String>,
 }
 
 impl Default for Progress {

@@ -11,9 +11,10 @@ use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::memory::MemoryStream;
 
-use super::{Engine, Outcome, Rows};
+use super::{CheckReport, Engine, Outcome};
 use crate::catalog::{self, TableEntry};
 use crate::delta::write::{write, WriteMode, WriteRequest};
+use crate::delta::Commit;
 use crate::delta::WriteMetrics;
 use crate::error::{LakeError, Result};
 use crate::expectations::check::{queries, SAMPLE_ROWS};
@@ -26,44 +27,22 @@ use crate::expectations::{attached, combined};
 use crate::sql::expectation::{Action, Check, Status};
 use crate::sql::{CheckStatement, Expectation};
 
-/// What `CHECK` found: its rows for the user, and the expectations whose status is `fail`.
-#[derive(Debug)]
-pub struct CheckReport {
-    pub table: String,
-    pub rows: Rows,
-    pub failed: Vec<String>,
-}
-
 impl Engine {
     /// The run id recorded with every quality figure, quarantined row and run-log row.
     pub fn run_id(&self) -> &str {
         &self.run_id
     }
 
-    /// The expectations attached to the table at `entry` (none when it does not exist yet).
-    pub(super) async fn attached_expectations(
-        &self,
-        entry: &TableEntry,
-    ) -> Result<Vec<Expectation>> {
-        match catalog::open_delta(&entry.url, &entry.options).await {
-            Ok(t) => {
-                let snapshot = t.snapshot().map_err(crate::delta::on_table(entry))?;
-                attached(snapshot.metadata().configuration())
-            }
-            Err(LakeError::NotDelta(_)) => Ok(vec![]),
-            Err(e) => Err(e.on_table(entry.name.clone())),
-        }
-    }
-
-    /// Enforces on `input` the expectations attached to `target` and those `declared` with the
-    /// statement.
-    pub(super) async fn enforced(
+    /// Enforces on `input` the expectations attached to `table` (the write's target, opened)
+    /// and those `declared` with the statement.
+    pub(super) fn enforced(
         &self,
         input: SendableRecordBatchStream,
         target: &TableEntry,
+        table: &deltalake::DeltaTable,
         declared: &[Expectation],
     ) -> Result<(SendableRecordBatchStream, Shared)> {
-        let all = combined(self.attached_expectations(target).await?, declared);
+        let all = combined(crate::expectations::of_table(table)?, declared);
         enforce(&self.state(), input, &target.name, &all)
     }
 
@@ -78,7 +57,7 @@ impl Engine {
         let enf = match shared.lock() {
             Ok(mut g) => std::mem::take(&mut *g),
             Err(_) => {
-                return Err(LakeError::Invalid(
+                return Err(LakeError::Internal(
                     "expectation figures lock poisoned".into(),
                 ))
             }
@@ -93,7 +72,7 @@ impl Engine {
             self.keep_quarantined(&quarantine, batches)
                 .await
                 .map_err(|e| {
-                    LakeError::Invalid(format!(
+                    LakeError::PartlyWritten(format!(
                         "{} version {} was written, but its {} dropped row(s) could not be kept in {}: {e}",
                         target.name,
                         m.version,
@@ -163,7 +142,12 @@ impl Engine {
             }],
             schema_evolution: true,
         };
-        crate::delta::merge::merge(&self.state(), quarantine, plan, "QUARANTINE").await?;
+        let table = catalog::open(quarantine).await?;
+        let commit = Commit {
+            table: &quarantine.name,
+            sql: Some("QUARANTINE"),
+        };
+        crate::delta::merge::merge(&self.state(), table, commit, plan).await?;
         Ok(())
     }
 
@@ -173,7 +157,10 @@ impl Engine {
         }
         let entry = self
             .warehouse
-            .resolve_for_write(SYSTEM_SCHEMA, QUALITY_RESULTS)
+            .resolve_for_write(&crate::catalog::TableName::Warehouse {
+                schema: SYSTEM_SCHEMA.into(),
+                table: QUALITY_RESULTS.into(),
+            })
             .await?;
         self.append_rows(&entry, vec![quality_batch(&rows)?], "QUALITY RESULTS")
             .await?;
@@ -189,17 +176,20 @@ impl Engine {
         operation: &str,
     ) -> Result<WriteMetrics> {
         let Some(schema) = batches.first().map(|b| b.schema()) else {
-            return Ok(WriteMetrics::new(entry, operation, None));
+            return Ok(WriteMetrics::new(&entry.name, operation, None));
         };
         super::retry::retrying(|| async {
             let stream = MemoryStream::try_new(batches.clone(), Arc::clone(&schema), None)?;
             let req = WriteRequest {
-                target: entry,
+                table: catalog::open_for_write(entry).await?,
+                commit: Commit {
+                    table: &entry.name,
+                    sql: None,
+                },
                 mode: WriteMode::Append,
                 partition_by: vec![],
                 properties: vec![],
                 comment: None,
-                sql: None,
                 operation,
                 replace_where: None,
                 merge_schema: true,
@@ -229,21 +219,21 @@ impl Engine {
                 v.1.get(&entry.name)
                     .copied()
                     .or(v.0)
-                    .map(crate::sql::time_travel::AsOf::Version)
+                    .map(crate::delta::AsOf::Version)
             }),
         };
-        let table = catalog::open_delta_at(&entry.url, &entry.options, as_of)
-            .await
-            .map_err(|e| e.on_table(entry.name.clone()))?;
+        let table = catalog::open_at(&entry, as_of).await?;
         let version = table.version().unwrap_or_default();
         let expectations = if stmt.expectations.is_empty() {
-            let snapshot = table.snapshot().map_err(crate::delta::on_table(&entry))?;
+            let snapshot = table
+                .snapshot()
+                .map_err(crate::delta::on_table(&entry.name))?;
             attached(snapshot.metadata().configuration())?
         } else {
             stmt.expectations.clone()
         };
         if expectations.is_empty() {
-            return Err(LakeError::Invalid(format!(
+            return Err(LakeError::BadStatement(format!(
                 "{} has no expectations attached; attach one with ALTER TABLE {} ADD CONSTRAINT name EXPECT (condition), or list them: CHECK {} (CONSTRAINT name EXPECT ...)",
                 entry.name, stmt.table, stmt.table
             )));
@@ -255,7 +245,7 @@ impl Engine {
         for e in &expectations {
             let (checked, failed, status, detail) =
                 self.evaluate(e, &table_sql, &now).await.map_err(|err| {
-                    LakeError::Invalid(format!(
+                    LakeError::BadStatement(format!(
                         "expectation {} on {}: {err}",
                         e.name.value, entry.name
                     ))
@@ -310,7 +300,7 @@ impl Engine {
             ],
         )?
         else {
-            return Err(LakeError::Invalid("check rows".into()));
+            return Err(LakeError::Internal("check rows".into()));
         };
         Ok(Outcome::Check(CheckReport {
             table: entry.name,
@@ -331,7 +321,7 @@ impl Engine {
         let b = batches
             .iter()
             .find(|b| b.num_rows() > 0)
-            .ok_or_else(|| LakeError::Invalid("the check returned no row".into()))?;
+            .ok_or_else(|| LakeError::Internal("the check returned no row".into()))?;
         let int = |name: &str| -> Option<u64> {
             let col = b.column_by_name(name)?;
             let col = datafusion::arrow::compute::cast(col, &DataType::Int64).ok()?;

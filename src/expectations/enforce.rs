@@ -110,7 +110,7 @@ pub fn enforce(
         let expr = state
             .create_logical_expr(&text, &df_schema)
             .map_err(|err| {
-                LakeError::Invalid(format!(
+                LakeError::BadStatement(format!(
                     "expectation {} on {table} ({text}) cannot be checked on the rows written: {}",
                     e.name.value,
                     LakeError::from(err)
@@ -148,7 +148,7 @@ pub fn enforce(
 fn lock(shared: &Shared) -> Result<std::sync::MutexGuard<'_, Enforcement>> {
     shared
         .lock()
-        .map_err(|_| LakeError::Invalid("expectation figures lock poisoned".into()))
+        .map_err(|_| LakeError::Internal("expectation figures lock poisoned".into()))
 }
 
 fn apply(
@@ -165,7 +165,7 @@ fn apply(
             .as_any()
             .downcast_ref::<BooleanArray>()
             .ok_or_else(|| {
-                LakeError::Invalid("an expectation's condition is not boolean".into())
+                LakeError::BadStatement("an expectation's condition is not boolean".into())
             })?;
         broken.push(
             (0..n)

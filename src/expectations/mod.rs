@@ -34,6 +34,14 @@ pub fn attached(configuration: &HashMap<String, String>) -> Result<Vec<Expectati
         .collect()
 }
 
+/// The expectations attached to an opened table (none when it does not exist yet).
+pub fn of_table(table: &deltalake::DeltaTable) -> Result<Vec<Expectation>> {
+    match table.snapshot() {
+        Ok(s) if table.version().is_some() => attached(s.metadata().configuration()),
+        _ => Ok(vec![]),
+    }
+}
+
 /// The property that attaches `e`.
 pub fn property(e: &Expectation) -> (String, String) {
     (format!("{PROPERTY_PREFIX}{}", e.name.value), e.body())

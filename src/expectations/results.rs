@@ -26,7 +26,7 @@ pub fn quarantine_entry(target: &TableEntry) -> Result<TableEntry> {
     let mut url = target.url.clone();
     let path = url.path().trim_end_matches('/').to_string();
     if path.is_empty() {
-        return Err(LakeError::Invalid(format!(
+        return Err(LakeError::BadLocation(format!(
             "{}: a table at the root of a bucket has no place beside it for a quarantine table",
             target.name
         )));

@@ -1,6 +1,10 @@
-//! Renders results into any `Write`: tables (comfy-table, cell text from Arrow's formatter),
-//! CSV, TSV, JSON, NDJSON and Markdown. Knows nothing of Delta; a write's metrics arrive as a
-//! row like any other.
+//! Renders outcomes into any `Write`, batch by batch as they stream in: tables (comfy-table,
+//! cell text from Arrow's formatter), CSV, TSV, JSON, NDJSON and Markdown. Knows Arrow and
+//! [`crate::outcome`], nothing of Delta or the engine; a write's metrics arrive as a row like any
+//! other.
+//!
+//! Only the table formats hold rows back, to lay out their columns: up to `max_rows` of them
+//! (and one batch more, to tell whether there are more); the query is not read further.
 
 pub mod progress;
 mod table;
@@ -8,14 +12,14 @@ mod table;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use futures::StreamExt;
 
-use crate::delta::WriteMetrics;
-use crate::engine::{Outcome, Rows};
 use crate::error::{LakeError, Result};
+use crate::outcome::{Outcome, Rows, WriteMetrics};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,7 +43,7 @@ impl FromStr for Format {
             "json" => Ok(Format::Json),
             "ndjson" | "jsonl" => Ok(Format::NdJson),
             "markdown" | "md" => Ok(Format::Markdown),
-            other => Err(LakeError::Usage(format!(
+            other => Err(LakeError::Flag(format!(
                 "unknown format {other}: use table, csv, tsv, json, ndjson or markdown"
             ))),
         }
@@ -117,94 +121,95 @@ pub fn write_metrics_rows(m: &WriteMetrics) -> Result<Rows> {
             Arc::new(UInt64Array::from(vec![m.files_removed])),
         ],
     )?;
-    Ok(Rows {
-        schema,
-        batches: vec![batch],
-        total_rows: 1,
-    })
+    Ok(Rows::from_batches(schema, vec![batch]))
 }
 
-/// Prints one statement's outcome.
-pub fn print_outcome(
+/// What printing an outcome saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Printed {
+    /// Rows printed, or read to print them.
+    pub rows: u64,
+}
+
+/// Prints one statement's outcome; `started` is when the statement began (for the footer).
+pub async fn print_outcome(
     out: &mut dyn Write,
-    outcome: &Outcome,
+    outcome: Outcome,
     opts: &PrintOptions,
-    elapsed: Duration,
-) -> Result<()> {
+    started: Instant,
+) -> Result<Printed> {
+    let all = PrintOptions {
+        max_rows: None,
+        ..opts.clone()
+    };
     match outcome {
-        Outcome::Rows(rows) => print_rows(out, rows, opts, elapsed),
+        Outcome::Rows(rows) => print_rows(out, rows, opts, started).await,
         Outcome::Write(m) => {
             if opts.quiet {
-                return Ok(());
+                return Ok(Printed::default());
             }
-            print_rows(
-                out,
-                &write_metrics_rows(m)?,
-                &PrintOptions {
-                    max_rows: None,
-                    ..opts.clone()
-                },
-                elapsed,
-            )?;
+            print_rows(out, write_metrics_rows(&m)?, &all, started).await?;
             if opts.format.is_for_people() {
                 for n in &m.notes {
                     writeln!(out, "note: {n}")?;
                 }
             }
-            Ok(())
+            Ok(Printed::default())
         }
-        Outcome::Check(report) => print_rows(
-            out,
-            &report.rows,
-            &PrintOptions {
-                max_rows: None,
-                ..opts.clone()
-            },
-            elapsed,
-        ),
+        Outcome::Check(report) => print_rows(out, report.rows, &all, started).await,
         Outcome::Message(msg) => {
-            if opts.quiet || !opts.format.is_for_people() {
-                return Ok(());
+            if !opts.quiet && opts.format.is_for_people() {
+                writeln!(out, "{msg}")?;
             }
-            writeln!(out, "{msg}")?;
-            Ok(())
+            Ok(Printed::default())
         }
     }
 }
 
-/// Prints rows in the chosen format.
-pub fn print_rows(
+/// Prints rows in the chosen format, as they arrive.
+pub async fn print_rows(
     out: &mut dyn Write,
-    rows: &Rows,
+    mut rows: Rows,
     opts: &PrintOptions,
-    elapsed: Duration,
-) -> Result<()> {
-    let shown_rows = |limit: Option<usize>| -> Vec<RecordBatch> {
-        let mut left = limit.unwrap_or(usize::MAX);
-        let mut out = Vec::new();
-        for b in &rows.batches {
-            if left == 0 {
-                break;
-            }
-            let take = left.min(b.num_rows());
-            out.push(b.slice(0, take));
-            left -= take;
-        }
-        out
-    };
+    started: Instant,
+) -> Result<Printed> {
+    let mut count = 0u64;
     match opts.format {
         Format::Table | Format::Markdown => {
-            let batches = shown_rows(opts.max_rows);
-            let shown: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let text = table::render(&rows.schema, &batches, opts.format == Format::Markdown)?;
+            let limit = opts.max_rows.unwrap_or(usize::MAX);
+            let mut held: Vec<RecordBatch> = Vec::new();
+            let mut read = 0usize;
+            while read <= limit {
+                match rows.batches.next().await {
+                    Some(b) => {
+                        let b = b?;
+                        read += b.num_rows();
+                        held.push(b);
+                    }
+                    None => break,
+                }
+            }
+            // Past the limit, one batch more tells whether the rows end here.
+            let complete = read <= limit
+                || match rows.batches.next().await {
+                    None => true,
+                    Some(b) => {
+                        read += b?.num_rows();
+                        false
+                    }
+                };
+            let schema = Arc::clone(&rows.schema);
+            drop(rows);
+            let shown_batches = first_rows(&held, limit);
+            let shown: usize = shown_batches.iter().map(|b| b.num_rows()).sum();
+            let text = table::render(&schema, &shown_batches, opts.format == Format::Markdown)?;
             writeln!(out, "{text}")?;
             if !opts.quiet {
-                writeln!(
-                    out,
-                    "{}",
-                    footer(rows.total_rows, shown, opts.timing.then_some(elapsed))
-                )?;
+                let total = complete.then_some(read);
+                let elapsed = opts.timing.then(|| started.elapsed());
+                writeln!(out, "{}", footer(total, shown, elapsed))?;
             }
+            count = read as u64;
         }
         Format::Csv | Format::Tsv => {
             let delimiter = if opts.format == Format::Csv {
@@ -216,31 +221,57 @@ pub fn print_rows(
                 .with_header(true)
                 .with_delimiter(delimiter)
                 .build(&mut *out);
-            if rows.batches.is_empty() {
-                w.write(&flat(&RecordBatch::new_empty(Arc::clone(&rows.schema)))?)?;
+            let mut any = false;
+            while let Some(b) = rows.batches.next().await {
+                let b = b?;
+                count += b.num_rows() as u64;
+                w.write(&flat(&b)?)?;
+                any = true;
             }
-            for b in &rows.batches {
-                w.write(&flat(b)?)?;
+            if !any {
+                w.write(&flat(&RecordBatch::new_empty(Arc::clone(&rows.schema)))?)?;
             }
         }
         Format::Json => {
             let mut w = datafusion::arrow::json::ArrayWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = rows.batches.iter().collect();
-            w.write_batches(&refs)?;
+            while let Some(b) = rows.batches.next().await {
+                let b = b?;
+                count += b.num_rows() as u64;
+                w.write(&b)?;
+            }
             w.finish()?;
-            if rows.total_rows == 0 {
+            drop(w);
+            if count == 0 {
                 write!(out, "[]")?;
             }
             writeln!(out)?;
         }
         Format::NdJson => {
             let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = rows.batches.iter().collect();
-            w.write_batches(&refs)?;
+            while let Some(b) = rows.batches.next().await {
+                let b = b?;
+                count += b.num_rows() as u64;
+                w.write(&b)?;
+            }
             w.finish()?;
         }
     }
-    Ok(())
+    Ok(Printed { rows: count })
+}
+
+/// The first `limit` rows of `batches`.
+fn first_rows(batches: &[RecordBatch], limit: usize) -> Vec<RecordBatch> {
+    let mut left = limit;
+    let mut out = Vec::new();
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(b.num_rows());
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    out
 }
 
 /// Prints an error as one line: `error: file:line: statement: cause`.
@@ -253,15 +284,21 @@ pub fn print_run_summary(err: &mut dyn Write, line: &str) {
     let _ = writeln!(err, "{line}");
 }
 
-/// "3 rows (0.012 s)", or "1000 rows, 40 shown (\maxrows N to see more)".
-pub fn footer(total: usize, shown: usize, elapsed: Option<Duration>) -> String {
-    let noun = if total == 1 { "row" } else { "rows" };
-    let mut s = format!("{total} {noun}");
-    if shown < total {
-        s.push_str(&format!(
-            ", {shown} shown (\\maxrows N or \\maxrows 0 for all)"
-        ));
-    }
+/// "3 rows (0.012 s)", "1000 rows, 40 shown (...)", or, when the query was not read to its end,
+/// "40 rows shown, more not read (...)".
+pub fn footer(total: Option<usize>, shown: usize, elapsed: Option<Duration>) -> String {
+    let noun = |n: usize| if n == 1 { "row" } else { "rows" };
+    let mut s = match total {
+        Some(t) if shown < t => format!(
+            "{t} {}, {shown} shown (\\maxrows N or \\maxrows 0 for all)",
+            noun(t)
+        ),
+        Some(t) => format!("{t} {}", noun(t)),
+        None => format!(
+            "{shown} {} shown, more not read (\\maxrows N or \\maxrows 0 for all)",
+            noun(shown)
+        ),
+    };
     if let Some(e) = elapsed {
         s.push_str(&format!(" ({:.3} s)", e.as_secs_f64()));
     }
@@ -318,13 +355,17 @@ mod tests {
 
     #[test]
     fn footer_says_when_cut() {
-        assert_eq!(footer(1, 1, None), "1 row");
+        assert_eq!(footer(Some(1), 1, None), "1 row");
         assert_eq!(
-            footer(100, 40, None),
+            footer(Some(100), 40, None),
             "100 rows, 40 shown (\\maxrows N or \\maxrows 0 for all)"
         );
         assert_eq!(
-            footer(0, 0, Some(Duration::from_millis(12))),
+            footer(None, 40, None),
+            "40 rows shown, more not read (\\maxrows N or \\maxrows 0 for all)"
+        );
+        assert_eq!(
+            footer(Some(0), 0, Some(Duration::from_millis(12))),
             "0 rows (0.012 s)"
         );
     }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::engine::{Progress, ProgressSnapshot};
+use crate::outcome::ProgressSnapshot;
+
+/// Reads a running statement's progress now.
+pub type ReadProgress = Arc<dyn Fn() -> ProgressSnapshot + Send + Sync>;
 
 /// How long a statement runs before progress shows; `LAKESHELL_PROGRESS_DELAY_MS` overrides it
 /// (tests set it to 0 so they need no slow query).
@@ -57,9 +60,9 @@ pub fn line(s: &ProgressSnapshot) -> String {
 }
 
 impl ProgressLine {
-    /// Starts a progress line for `progress` when stderr is a terminal and `enabled`; otherwise
-    /// a no-op handle.
-    pub fn start(progress: Arc<Progress>, enabled: bool) -> Self {
+    /// Starts a progress line that shows `read()` when stderr is a terminal and `enabled`;
+    /// otherwise a no-op handle.
+    pub fn start(read: ReadProgress, enabled: bool) -> Self {
         if !enabled || !std::io::stderr().is_terminal() {
             return ProgressLine {
                 stop: None,
@@ -77,7 +80,7 @@ impl ProgressLine {
                 tokio::select! {
                     _ = tick.tick() => {
                         let mut err = std::io::stderr();
-                        let _ = write!(err, "\r\x1b[2K{}", line(&progress.snapshot()));
+                        let _ = write!(err, "\r\x1b[2K{}", line(&read()));
                         let _ = err.flush();
                     }
                     _ = &mut rx => {

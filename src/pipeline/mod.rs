@@ -18,7 +18,7 @@ use crate::engine::Step;
 use crate::error::{LakeError, Result};
 use crate::expectations::results::SYSTEM_SCHEMA;
 use crate::output;
-use crate::shell::{origin, Facts, Next, Shell};
+use crate::shell::{origin, Next, Shell};
 use crate::sql::split::Piece;
 use plan::PipelineFile;
 
@@ -86,13 +86,13 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     for p in paths {
         if p.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| LakeError::Usage(format!("cannot read {}: {e}", p.display())))?
+                .map_err(|e| LakeError::read(p, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "sql"))
                 .collect();
             files.sort();
             if files.is_empty() {
-                return Err(LakeError::Usage(format!(
+                return Err(LakeError::Pipeline(format!(
                     "{} holds no .sql files",
                     p.display()
                 )));
@@ -101,10 +101,10 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(LakeError::Usage(format!(
-                "cannot read {}: no such file",
-                p.display()
-            )));
+            return Err(LakeError::read(
+                p,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            ));
         }
     }
     Ok(out)
@@ -155,7 +155,7 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
             full_refresh: opts.full_refresh,
             target: String::new(),
         }));
-        for piece in &f.pieces {
+        for (piece, parsed) in f.pieces.iter().zip(&f.statements) {
             let mut rec = StatementRecord {
                 file: file.clone(),
                 line: piece.line(),
@@ -174,14 +174,7 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
             }
             let at = chrono::Utc::now();
             let t0 = Instant::now();
-            let result: Result<(Facts, Next)> = match piece {
-                Piece::Sql { text, .. } => {
-                    shell.run_sql_facts(text).await.map(|f| (f, Next::Continue))
-                }
-                Piece::Meta { text, .. } => {
-                    shell.run_meta(text).await.map(|n| (Facts::default(), n))
-                }
-            };
+            let result = shell.run_planned(piece, parsed.clone()).await;
             rec.started_at = Some(rfc3339(at));
             rec.duration_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
             match result {
@@ -250,7 +243,7 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
     if let Err(e) = append_run_log(shell, &report).await {
         output::print_error(
             &mut std::io::stderr(),
-            &LakeError::Invalid(format!(
+            &LakeError::PartlyWritten(format!(
                 "the run finished, but {SYSTEM_SCHEMA}.{RUN_LOG} was not written: {e}"
             )),
         );
@@ -264,9 +257,8 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
 
 fn write_report(path: &Path, report: &RunReport) -> Result<()> {
     let text = serde_json::to_string_pretty(report)
-        .map_err(|e| LakeError::Invalid(format!("run report: {e}")))?;
-    std::fs::write(path, text + "\n")
-        .map_err(|e| LakeError::Usage(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| LakeError::Internal(format!("run report: {e}")))?;
+    std::fs::write(path, text + "\n").map_err(|e| LakeError::write(path, e))
 }
 
 /// One line for the person watching: what ran, what failed, what was skipped.
@@ -376,7 +368,10 @@ async fn append_run_log(shell: &Shell, r: &RunReport) -> Result<()> {
     let entry = shell
         .engine
         .warehouse()
-        .resolve_for_write(SYSTEM_SCHEMA, RUN_LOG)
+        .resolve_for_write(&crate::catalog::TableName::Warehouse {
+            schema: SYSTEM_SCHEMA.into(),
+            table: RUN_LOG.into(),
+        })
         .await?;
     shell
         .engine
@@ -391,23 +386,12 @@ pub async fn check(shell: &mut Shell, paths: &[PathBuf]) -> Result<i32> {
     let mut failed = 0usize;
     for path in expand(paths)? {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| LakeError::Usage(format!("cannot read {source}: {e}")))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| LakeError::read(&path, e))?;
         let pieces = crate::sql::split::split(&text)?;
         for piece in &pieces {
-            let result = match piece {
-                Piece::Meta { text, .. } => shell.run_meta(text).await.map(|_| ()),
-                Piece::Sql { text, .. } => {
-                    let head = text.trim_start().to_ascii_uppercase();
-                    if head.starts_with("CHECK") || head.starts_with("SET") {
-                        shell.run_sql_facts(text).await.map(|_| ())
-                    } else {
-                        Err(LakeError::Usage(
-                            "an expectation file holds CHECK statements (and SET); run other statements with lakeshell run".into(),
-                        ))
-                    }
-                }
-            };
+            shell.checks_only = true;
+            let result = shell.run_piece(piece).await;
+            shell.checks_only = false;
             if let Err(e) = result {
                 output::print_error(&mut std::io::stderr(), &e.at(origin(&source, piece)));
                 failed += 1;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use crate::error::{LakeError, Result};
 use crate::sql::split::{split, Piece};
 use crate::sql::tables::{normalise_text, tables};
+use crate::sql::LakeStatement;
 
 /// One file of a pipeline, read and split.
 #[derive(Debug, Clone)]
@@ -19,6 +20,9 @@ pub struct PipelineFile {
     /// The file's name (`02_silver.sql`).
     pub name: String,
     pub pieces: Vec<Piece>,
+    /// Each piece's statement, parsed once here and run as parsed (None for a meta command,
+    /// or a statement that does not parse: it fails with its line when it runs).
+    pub statements: Vec<Option<LakeStatement>>,
     pub reads: BTreeSet<String>,
     pub writes: BTreeSet<String>,
     /// `-- depends on:` entries, as written.
@@ -28,8 +32,7 @@ pub struct PipelineFile {
 impl PipelineFile {
     /// Reads and analyses a file; `substitute` fills in `${vars}` before parsing.
     pub fn load(path: PathBuf, substitute: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| LakeError::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| LakeError::read(&path, e))?;
         let pieces = split(&text).map_err(|e| {
             e.at(crate::error::Origin {
                 source: path.display().to_string(),
@@ -39,15 +42,23 @@ impl PipelineFile {
         })?;
         let mut reads = BTreeSet::new();
         let mut writes = BTreeSet::new();
+        let mut statements = Vec::with_capacity(pieces.len());
         for p in &pieces {
-            let Piece::Sql { text, .. } = p else { continue };
-            let sql = substitute(text).unwrap_or_else(|| text.clone());
-            // A statement that does not parse fails when it runs, with its line.
-            if let Ok(stmt) = crate::sql::parse_statement(&sql) {
-                let t = tables(&stmt);
+            let Piece::Sql { text, .. } = p else {
+                statements.push(None);
+                continue;
+            };
+            let stmt = substitute(text).and_then(|sql| crate::sql::parse_statement(&sql).ok());
+            // Without its variables a statement still names its tables.
+            let named = match &stmt {
+                Some(s) => Some(tables(s)),
+                None => crate::sql::parse_statement(text).ok().map(|s| tables(&s)),
+            };
+            if let Some(t) = named {
                 reads.extend(t.reads);
                 writes.extend(t.writes);
             }
+            statements.push(stmt);
         }
         reads.retain(|r| !writes.contains(r));
         let declared = text
@@ -75,6 +86,7 @@ impl PipelineFile {
             path,
             name,
             pieces,
+            statements,
             reads,
             writes,
             declared,
@@ -119,7 +131,7 @@ fn edges(files: &[PipelineFile]) -> Result<BTreeMap<usize, BTreeSet<usize>>> {
                 .map(|(i, _)| i)
                 .collect();
             if found.is_empty() {
-                return Err(LakeError::Usage(format!(
+                return Err(LakeError::Pipeline(format!(
                     "{}: depends on {d}, which is neither a file of this pipeline nor a table one of them writes",
                     fb.name
                 )));
@@ -150,7 +162,7 @@ pub fn order(files: Vec<PipelineFile>) -> Result<Vec<PipelineFile>> {
             }
             None => {
                 let names: Vec<&str> = left.iter().map(|i| files[*i].name.as_str()).collect();
-                return Err(LakeError::Usage(format!(
+                return Err(LakeError::Pipeline(format!(
                     "these files depend on each other in a cycle: {}; split the statements so each table is written before it is read",
                     names.join(", ")
                 )));
@@ -182,7 +194,7 @@ pub fn select(files: Vec<PipelineFile>, selectors: &[String]) -> Result<Vec<Pipe
             .collect();
         if hits.is_empty() {
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-            return Err(LakeError::Usage(format!(
+            return Err(LakeError::Pipeline(format!(
                 "--select {raw}: no file or written table is called {word}; the files are {}",
                 names.join(", ")
             )));

@@ -126,7 +126,7 @@ fn candidates(line: &str, pos: usize, names: &[String]) -> (usize, Vec<Pair>) {
         .unwrap_or(0);
     let word = &before[start..];
     let mut out = Vec::new();
-    if line.trim_start().starts_with('\\') && start == line.len() - line.trim_start().len() {
+    if crate::sql::split::is_meta(line) && start == line.len() - line.trim_start().len() {
         for (cmd, help) in COMMANDS {
             if cmd.starts_with(word) {
                 out.push(Pair {

@@ -12,7 +12,7 @@ use rustyline::{CompletionType, Config, Editor};
 
 use crate::error::{LakeError, Result};
 use crate::output;
-use crate::shell::{Changed, Next, Shell};
+use crate::shell::{Next, Shell};
 use crate::sql::redact::redact_sql;
 use helper::LakeHelper;
 
@@ -27,8 +27,8 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<i32> {
         .completion_type(CompletionType::List)
         .auto_add_history(false)
         .build();
-    let mut editor: Editor<LakeHelper, FileHistory> = Editor::with_config(config)
-        .map_err(|e| LakeError::Usage(format!("cannot start the prompt: {e}")))?;
+    let mut editor: Editor<LakeHelper, FileHistory> =
+        Editor::with_config(config).map_err(|e| LakeError::Prompt(format!("cannot start: {e}")))?;
     let helper = LakeHelper::default();
     let names = helper.names();
     editor.set_helper(Some(helper));
@@ -57,30 +57,17 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<i32> {
                 if let Some(h) = &history {
                     let _ = editor.save_history(h);
                 }
-                let trimmed = line.trim();
-                if trimmed.starts_with('\\') {
-                    match shell.run_meta(trimmed).await {
-                        Ok(Next::Quit) => break,
-                        Ok(Next::Continue) => {}
-                        Err(e) => output::print_error(&mut stderr, &e),
-                    }
-                    continue;
-                }
-                match crate::sql::split::split(trimmed) {
+                match crate::sql::split::split(line.trim()) {
                     Err(e) => output::print_error(&mut stderr, &e),
                     Ok(pieces) => {
                         for piece in pieces {
-                            let result = match &piece {
-                                crate::sql::split::Piece::Sql { text, .. } => {
-                                    shell.run_sql(text).await
+                            match shell.run_piece(&piece).await {
+                                Ok((_, Next::Quit)) => return Ok(0),
+                                Ok((effect, Next::Continue)) => {
+                                    if effect.changed {
+                                        helper::refresh(&shell.engine, &names).await;
+                                    }
                                 }
-                                crate::sql::split::Piece::Meta { text, .. } => {
-                                    shell.run_meta(text).await.map(|_| Changed::Nothing)
-                                }
-                            };
-                            match result {
-                                Ok(Changed::Tables) => helper::refresh(&shell.engine, &names).await,
-                                Ok(Changed::Nothing) => {}
                                 Err(e) => {
                                     output::print_error(&mut stderr, &e);
                                     break;
@@ -92,7 +79,7 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<i32> {
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(LakeError::Usage(format!("prompt: {e}"))),
+            Err(e) => return Err(LakeError::Prompt(e.to_string())),
         }
     }
     Ok(0)

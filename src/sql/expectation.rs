@@ -252,7 +252,7 @@ impl Expectation {
             .try_with_sql(&sql)
             .map_err(|e| crate::error::LakeError::Parse(e.to_string()))?;
         let mut e = Expectation::parse(&mut parser).map_err(|e| {
-            crate::error::LakeError::Invalid(format!("stored expectation {name}: {e}"))
+            crate::error::LakeError::BadStatement(format!("stored expectation {name}: {e}"))
         })?;
         e.name = Ident::new(name);
         Ok(e)

@@ -22,7 +22,9 @@ pub mod expectation;
 pub mod insert;
 pub mod maintenance;
 pub mod merge;
+pub mod names;
 pub mod redact;
+pub mod set;
 pub mod split;
 pub mod tables;
 pub mod time_travel;
@@ -31,7 +33,9 @@ pub mod vars;
 use std::fmt;
 
 use datafusion::sql::parser::{DFParser, DFParserBuilder, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Value};
+use datafusion::sql::sqlparser::ast::{
+    Ident, ObjectName, ObjectNamePart, Query, SetExpr, TableFactor, Value,
+};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -43,6 +47,7 @@ pub use expectation::{CheckStatement, Expectation};
 pub use insert::ReplaceWhereStatement;
 pub use maintenance::MaintenanceStatement;
 pub use merge::MergeStatement;
+pub use set::SetStatement;
 
 use crate::error::{LakeError, Result};
 
@@ -58,6 +63,8 @@ pub enum LakeStatement {
     ReplaceWhere(ReplaceWhereStatement),
     /// `CHECK table [(expectations)]`.
     Check(CheckStatement),
+    /// `SET spark.… = value`, `SET lakeshell.… = value`.
+    Set(SetStatement),
     /// Anything DataFusion's parser understands.
     DataFusion(Box<DFStatement>),
 }
@@ -72,6 +79,7 @@ impl fmt::Display for LakeStatement {
             LakeStatement::AlterTable(s) => write!(f, "{s}"),
             LakeStatement::ReplaceWhere(s) => write!(f, "{s}"),
             LakeStatement::Check(s) => write!(f, "{s}"),
+            LakeStatement::Set(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
         }
     }
@@ -128,6 +136,7 @@ fn parse_one(
         }
         ("MERGE", _) => LakeStatement::Merge(Box::new(merge::parse(parser)?)),
         ("CHECK", _) => LakeStatement::Check(expectation::parse_check_statement(parser)?),
+        ("SET", _) if set::is_ours(parser) => LakeStatement::Set(set::parse(parser)?),
         ("ALTER", "TABLE") => LakeStatement::AlterTable(alter::parse(parser)?),
         ("INSERT", _) if insert::is_replace_where(parser) => {
             LakeStatement::ReplaceWhere(insert::parse(parser)?)
@@ -135,6 +144,25 @@ fn parse_one(
         _ => return Ok(LakeStatement::DataFusion(Box::new(df.parse_statement()?))),
     };
     Ok(ours)
+}
+
+/// `SELECT * FROM <relation>`, for planning a MERGE source as a query.
+pub fn select_all_from(relation: TableFactor) -> Result<Query> {
+    let parsed = Parser::parse_sql(&dialect::LakeDialect, "SELECT * FROM t")
+        .map_err(|e| LakeError::Internal(format!("the SELECT * template does not parse: {e}")))?;
+    let Some(datafusion::sql::sqlparser::ast::Statement::Query(mut query)) =
+        parsed.into_iter().next()
+    else {
+        return Err(LakeError::Internal(
+            "the SELECT * template is no query".into(),
+        ));
+    };
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        if let Some(from) = select.from.first_mut() {
+            from.relation = relation;
+        }
+    }
+    Ok(*query)
 }
 
 /// The `n`th token ahead, upper-cased, when it is a word; empty otherwise.
@@ -305,6 +333,8 @@ mod tests {
             "SELECT * FROM t VERSION AS OF 3",
             "UPDATE t SET a = 1 WHERE b IN (SELECT b FROM s)",
             "DELETE FROM t WHERE EXISTS (SELECT 1 FROM s)",
+            "SET spark.databricks.delta.retentionDurationCheck.enabled = false",
+            "SET lakeshell.now TO '2026-11-21T06:00:00Z'",
         ] {
             let parsed = parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             assert!(
@@ -316,6 +346,26 @@ mod tests {
             );
             round_trip(sql);
         }
+    }
+
+    #[test]
+    fn lakeshell_settings_are_ours_and_others_datafusions() {
+        assert!(matches!(
+            parse_statement("SET datafusion.execution.batch_size = 1024").unwrap(),
+            LakeStatement::DataFusion(_)
+        ));
+        let parsed = parse_statement("SET lakeshell.vacuum.retention_check = off").unwrap();
+        assert_eq!(
+            parsed,
+            LakeStatement::Set(SetStatement {
+                key: "lakeshell.vacuum.retention_check".into(),
+                value: "off".into()
+            })
+        );
+        assert_eq!(
+            parsed.to_string(),
+            "SET lakeshell.vacuum.retention_check = 'off'"
+        );
     }
 
     #[test]

@@ -128,11 +128,16 @@ fn push_sql(pieces: &mut Vec<Piece>, text: &str, lines: &Lines, toks: &[TokenWit
     }
 }
 
+/// True when `line` is a backslash meta command rather than SQL: the one rule every front end
+/// uses (through [`split`]).
+pub fn is_meta(line: &str) -> bool {
+    line.trim_start().starts_with('\\')
+}
+
 /// True when `buffer` holds at least one complete statement: its last token (comments aside) is
 /// `;`, or it is a meta command. Used by the REPL to decide whether to keep reading lines.
 pub fn is_complete(buffer: &str) -> bool {
-    let trimmed = buffer.trim_start();
-    if trimmed.starts_with('\\') {
+    if is_meta(buffer) {
         return true;
     }
     match tokenize(buffer) {

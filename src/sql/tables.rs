@@ -14,8 +14,8 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::expectation::Check;
 use super::maintenance::MaintenanceStatement;
+use super::names::{TableName, DEFAULT_SCHEMA};
 use super::LakeStatement;
-use crate::catalog::{CATALOG, DEFAULT_SCHEMA};
 
 /// The tables one statement reads and writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,42 +24,19 @@ pub struct StatementTables {
     pub writes: BTreeSet<String>,
 }
 
-/// `schema.table` for a name as written, or None for a path (`delta.\`/x\``, `'f.csv'`).
+/// `schema.table` for a name as written (a version suffix such as `@v3` dropped), or None for a
+/// path (``delta.`/x` ``, `'f.csv'`).
 pub fn normalise(name: &ObjectName) -> Option<String> {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|p| {
-            p.as_ident().map(|i| {
-                if i.quote_style.is_some() {
-                    i.value.clone()
-                } else {
-                    i.value.to_ascii_lowercase()
-                }
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let looks_like_path = |s: &str| s.contains('/') || s.contains(':') || s.contains('.');
-    match parts.as_slice() {
-        [t] if !looks_like_path(t) => Some(format!("{DEFAULT_SCHEMA}.{t}")),
-        [s, t] if s != "delta" && !looks_like_path(t) => Some(format!("{s}.{t}")),
-        [c, s, t] if c == CATALOG => Some(format!("{s}.{t}")),
-        _ => None,
-    }
+    let qualified = TableName::from_object(name).ok()?.qualified()?;
+    Some(match super::time_travel::base_of(&qualified) {
+        Some(base) => base.to_string(),
+        None => qualified,
+    })
 }
 
 /// A table named in a string (`'silver.orders'`), as `incremental('...')` takes it.
 pub fn normalise_text(text: &str) -> Option<String> {
-    let parts: Vec<&str> = text.split('.').collect();
-    match parts.as_slice() {
-        [t] if !t.contains('/') => Some(format!("{DEFAULT_SCHEMA}.{}", t.to_ascii_lowercase())),
-        [s, t] if !t.contains('/') && !s.contains('/') => Some(format!(
-            "{}.{}",
-            s.to_ascii_lowercase(),
-            t.to_ascii_lowercase()
-        )),
-        _ => None,
-    }
+    TableName::from_text(text).ok()?.qualified()
 }
 
 /// The table functions whose first argument names the table they read.
@@ -159,6 +136,7 @@ pub fn tables(stmt: &LakeStatement) -> StatementTables {
             MaintenanceStatement::Convert { .. } => {}
         },
         LakeStatement::Describe(d) => add(&mut t.reads, d.table()),
+        LakeStatement::Set(_) => {}
         LakeStatement::Check(c) => {
             add(&mut t.reads, &c.table);
             for e in &c.expectations {

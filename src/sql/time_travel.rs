@@ -1,90 +1,71 @@
 //! Time travel in table references: `t VERSION AS OF 3`, `t TIMESTAMP AS OF expr`, and
 //! Databricks' short forms `t@v3` and `t@20240101000000000` (yyyyMMddHHmmssSSS, UTC).
 //!
-//! DataFusion's planner ignores a table's version, so a statement is rewritten before planning:
-//! each versioned table's name gets a suffix (`t@v3`, `t@ts1704067200000`) that the catalog's
-//! table providers split off again ([`split_as_of`]) to open that version. A table without an
-//! alias gets its own name as alias, so `t.id` keeps working. Timestamp expressions are
-//! evaluated by the engine between [`collect`] and [`apply`].
+//! DataFusion's planner ignores a table's version, so the engine takes versions out of a
+//! statement before planning: [`collect`] lists every versioned reference (anywhere: queries,
+//! subqueries, CTEs, COPY, CREATE VIEW, EXPLAIN, MERGE sources), the engine opens each at its
+//! version, and [`point_at`] renames each reference to the name the engine registered it under.
+//! A table without an alias keeps its own name as alias, so `t.id` keeps working. This module
+//! only reads and rewrites syntax.
 
 use std::ops::ControlFlow;
 
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono::NaiveDateTime;
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, TableAlias, TableFactor, TableVersion, Value, VisitMut, VisitorMut,
+    Expr, Ident, ObjectName, ObjectNamePart, TableAlias, TableFactor, TableVersion, Value,
+    VisitMut, VisitorMut,
 };
 
 use crate::error::{LakeError, Result};
 
-/// Which version of a table a reference reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsOf {
-    /// A table version.
-    Version(u64),
-    /// The latest version committed at or before this time (milliseconds since the epoch, UTC).
-    Timestamp(i64),
-}
-
-impl AsOf {
-    /// The suffix the rewritten table name carries.
-    pub fn suffix(&self) -> String {
-        match self {
-            AsOf::Version(v) => format!("@v{v}"),
-            AsOf::Timestamp(ms) => format!("@ts{ms}"),
-        }
-    }
-}
-
-impl std::fmt::Display for AsOf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AsOf::Version(v) => write!(f, "version {v}"),
-            AsOf::Timestamp(ms) => match Utc.timestamp_millis_opt(*ms).single() {
-                Some(t) => write!(f, "timestamp {}", t.format("%Y-%m-%d %H:%M:%S%.3f UTC")),
-                None => write!(f, "timestamp {ms}"),
-            },
-        }
-    }
-}
-
-/// Splits a table name into its base and the version it asks for, if any.
-pub fn split_as_of(name: &str) -> (&str, Option<AsOf>) {
-    let Some((base, suffix)) = name.rsplit_once('@') else {
-        return (name, None);
-    };
-    match parse_suffix(suffix) {
-        Some(as_of) if !base.is_empty() => (base, Some(as_of)),
-        _ => (name, None),
-    }
-}
-
-/// `v3`, `ts1704067200000` or Databricks' `20240101000000000`.
-fn parse_suffix(s: &str) -> Option<AsOf> {
-    if let Some(v) = s.strip_prefix(['v', 'V']) {
-        return v.parse().ok().map(AsOf::Version);
-    }
-    if let Some(ms) = s.strip_prefix("ts") {
-        return ms.parse().ok().map(AsOf::Timestamp);
-    }
-    if s.len() == 17 && s.bytes().all(|b| b.is_ascii_digit()) {
-        let t = NaiveDateTime::parse_from_str(&s[..14], "%Y%m%d%H%M%S").ok()?;
-        let ms: i64 = s[14..].parse().ok()?;
-        return Some(AsOf::Timestamp(t.and_utc().timestamp_millis() + ms));
-    }
-    None
-}
-
-/// A version a statement asks for, before evaluation.
+/// The version a table reference asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Travel {
-    /// Known from the text.
-    Known(AsOf),
+    /// `VERSION AS OF n`, `t@vN`.
+    Version(u64),
+    /// `t@20240101000000000`: milliseconds since the epoch, UTC.
+    TimestampMs(i64),
     /// `TIMESTAMP AS OF expr`: the engine evaluates `expr`.
     Timestamp(Box<Expr>),
 }
 
-/// Collects every versioned table reference of `node`, in visiting order.
-pub fn collect<N: VisitMut>(node: &mut N) -> Result<Vec<Travel>> {
+/// One versioned table reference: the table as named (its version suffix taken off), and the
+/// version it asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    pub name: ObjectName,
+    pub travel: Travel,
+}
+
+/// Splits a name's last part into its base and the version it asks for, if any.
+fn split_suffix(name: &str) -> Option<(&str, Travel)> {
+    let (base, suffix) = name.rsplit_once('@')?;
+    if base.is_empty() {
+        return None;
+    }
+    parse_suffix(suffix).map(|t| (base, t))
+}
+
+/// `name` without its version suffix, when it has one (`orders@v3` -> `orders`).
+pub fn base_of(name: &str) -> Option<&str> {
+    split_suffix(name).map(|(base, _)| base)
+}
+
+/// `v3` or Databricks' `20240101000000000`.
+fn parse_suffix(s: &str) -> Option<Travel> {
+    if let Some(v) = s.strip_prefix(['v', 'V']) {
+        return v.parse().ok().map(Travel::Version);
+    }
+    if s.len() == 17 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let t = NaiveDateTime::parse_from_str(&s[..14], "%Y%m%d%H%M%S").ok()?;
+        let ms: i64 = s[14..].parse().ok()?;
+        return Some(Travel::TimestampMs(t.and_utc().timestamp_millis() + ms));
+    }
+    None
+}
+
+/// Every versioned table reference of `node`, in visiting order.
+pub fn collect<N: VisitMut>(node: &mut N) -> Result<Vec<Versioned>> {
     let mut v = Collector(Vec::new());
     if let ControlFlow::Break(e) = node.visit(&mut v) {
         return Err(e);
@@ -92,20 +73,20 @@ pub fn collect<N: VisitMut>(node: &mut N) -> Result<Vec<Travel>> {
     Ok(v.0)
 }
 
-/// Rewrites the versioned references of `node` with their resolved versions, in the order
-/// [`collect`] returned them.
-pub fn apply<N: VisitMut>(node: &mut N, resolved: &[AsOf]) {
-    let mut v = Rewriter { resolved, next: 0 };
+/// Renames each versioned reference of `node` to `names[i]`, in the order [`collect`] returned
+/// them, and drops its version.
+pub fn point_at<N: VisitMut>(node: &mut N, names: &[String]) {
+    let mut v = Rewriter { names, next: 0 };
     let _ = node.visit(&mut v);
 }
 
-struct Collector(Vec<Travel>);
+struct Collector(Vec<Versioned>);
 
 impl VisitorMut for Collector {
     type Break = LakeError;
 
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<LakeError> {
-        match travel_of(tf) {
+        match versioned(tf) {
             Ok(Some(t)) => self.0.push(t),
             Ok(None) => {}
             Err(e) => return ControlFlow::Break(e),
@@ -115,7 +96,7 @@ impl VisitorMut for Collector {
 }
 
 /// What a table factor asks for, if anything.
-fn travel_of(tf: &TableFactor) -> Result<Option<Travel>> {
+fn versioned(tf: &TableFactor) -> Result<Option<Versioned>> {
     let TableFactor::Table {
         name,
         alias,
@@ -126,7 +107,7 @@ fn travel_of(tf: &TableFactor) -> Result<Option<Travel>> {
     else {
         return Ok(None);
     };
-    match version {
+    let travel = match version {
         Some(TableVersion::VersionAsOf(e)) => {
             let v = match e {
                 Expr::Value(v) => match &v.value {
@@ -135,43 +116,53 @@ fn travel_of(tf: &TableFactor) -> Result<Option<Travel>> {
                 },
                 _ => None,
             };
-            let v = v.ok_or_else(|| {
-                LakeError::Invalid(format!(
+            Some(Travel::Version(v.ok_or_else(|| {
+                LakeError::BadStatement(format!(
                     "VERSION AS OF needs a version number (0 or more), not {e}"
                 ))
-            })?;
-            return Ok(Some(Travel::Known(AsOf::Version(v))));
+            })?))
         }
         Some(TableVersion::TimestampAsOf(e)) | Some(TableVersion::ForSystemTimeAsOf(e)) => {
-            return Ok(Some(Travel::Timestamp(Box::new(e.clone()))));
+            Some(Travel::Timestamp(Box::new(e.clone())))
         }
         Some(other) => {
             return Err(LakeError::Unsupported(format!(
                 "table version {other}: use VERSION AS OF n or TIMESTAMP AS OF expr"
             )))
         }
-        None => {}
+        None => None,
+    };
+    if let Some(travel) = travel {
+        return Ok(Some(Versioned {
+            name: name.clone(),
+            travel,
+        }));
     }
     // `t@v3` is one identifier; `` `path`@v3 `` parses as the alias `@v3`.
     if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
         if last.quote_style.is_none() {
-            if let (_, Some(as_of)) = split_as_of(&last.value) {
-                return Ok(Some(Travel::Known(as_of)));
+            if let Some((base, travel)) = split_suffix(&last.value) {
+                let mut name = name.clone();
+                if let Some(ObjectNamePart::Identifier(i)) = name.0.last_mut() {
+                    i.value = base.to_string();
+                }
+                return Ok(Some(Versioned { name, travel }));
             }
         }
     }
     if let Some(a) = alias {
-        if let Some(s) = a.name.value.strip_prefix('@') {
-            if let Some(as_of) = parse_suffix(s) {
-                return Ok(Some(Travel::Known(as_of)));
-            }
+        if let Some(travel) = a.name.value.strip_prefix('@').and_then(parse_suffix) {
+            return Ok(Some(Versioned {
+                name: name.clone(),
+                travel,
+            }));
         }
     }
     Ok(None)
 }
 
 struct Rewriter<'a> {
-    resolved: &'a [AsOf],
+    names: &'a [String],
     next: usize,
 }
 
@@ -179,10 +170,10 @@ impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
-        if !matches!(travel_of(tf), Ok(Some(_))) {
+        let Ok(Some(found)) = versioned(tf) else {
             return ControlFlow::Continue(());
-        }
-        let Some(as_of) = self.resolved.get(self.next).copied() else {
+        };
+        let Some(target) = self.names.get(self.next) else {
             return ControlFlow::Break(());
         };
         self.next += 1;
@@ -200,20 +191,21 @@ impl VisitorMut for Rewriter<'_> {
             {
                 *alias = None;
             }
-            if let Some(datafusion::sql::sqlparser::ast::ObjectNamePart::Identifier(last)) =
-                name.0.last_mut()
-            {
-                let base = split_as_of(&last.value).0.to_string();
-                if alias.is_none() && last.quote_style.is_none() {
+            let base = found.name.0.last().and_then(|p| p.as_ident()).cloned();
+            if alias.is_none() {
+                if let Some(base) = base.filter(|b| b.quote_style.is_none()) {
                     *alias = Some(TableAlias {
                         explicit: true,
-                        name: Ident::new(base.clone()),
+                        name: Ident::new(base.value),
                         columns: vec![],
                         at: None,
                     });
                 }
-                last.value = format!("{base}{}", as_of.suffix());
             }
+            *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote(
+                '"',
+                target.clone(),
+            ))]);
         }
         ControlFlow::Continue(())
     }
@@ -225,49 +217,45 @@ mod tests {
     use crate::sql::dialect::LakeDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
-    fn rewrite(sql: &str, resolved: &[AsOf]) -> (Vec<Travel>, String) {
+    fn rewrite(sql: &str, names: &[&str]) -> (Vec<Versioned>, String) {
         let mut stmt = Parser::parse_sql(&LakeDialect, sql).unwrap().remove(0);
         let found = collect(&mut stmt).unwrap();
-        apply(&mut stmt, resolved);
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        point_at(&mut stmt, &names);
         (found, stmt.to_string())
     }
 
     #[test]
-    fn version_forms_become_suffixes_with_aliases() {
+    fn versions_become_registered_names_with_aliases() {
         let (found, sql) = rewrite(
             "SELECT t.id FROM t VERSION AS OF 3 JOIN s@v1 AS x ON t.id = x.id",
-            &[AsOf::Version(3), AsOf::Version(1)],
+            &["v#1", "v#2"],
         );
-        assert_eq!(
-            found,
-            vec![
-                Travel::Known(AsOf::Version(3)),
-                Travel::Known(AsOf::Version(1))
-            ]
-        );
+        assert_eq!(found[0].travel, Travel::Version(3));
+        assert_eq!(found[0].name.to_string(), "t");
+        assert_eq!(found[1].travel, Travel::Version(1));
+        assert_eq!(found[1].name.to_string(), "s");
         assert_eq!(
             sql,
-            "SELECT t.id FROM t@v3 AS t JOIN s@v1 AS x ON t.id = x.id"
+            "SELECT t.id FROM \"v#1\" AS t JOIN \"v#2\" AS x ON t.id = x.id"
         );
     }
 
     #[test]
     fn timestamps_and_paths() {
         let (found, sql) = rewrite(
-            "SELECT * FROM delta.`/data/t`@v2, u TIMESTAMP AS OF '2024-01-01'",
-            &[AsOf::Version(2), AsOf::Timestamp(1704067200000)],
+            "SELECT * FROM delta.`/data/t`@v2, u TIMESTAMP AS OF '2024-01-01', w@20240101000000000",
+            &["a", "b", "c"],
         );
-        assert!(matches!(found[1], Travel::Timestamp(_)));
+        assert_eq!(found[0].name.to_string(), "delta.`/data/t`");
+        assert!(matches!(found[1].travel, Travel::Timestamp(_)));
+        assert_eq!(found[2].travel, Travel::TimestampMs(1704067200000));
+        assert_eq!(sql, "SELECT * FROM \"a\", \"b\" AS u, \"c\" AS w");
+        assert_eq!(split_suffix("a@b"), None);
         assert_eq!(
-            sql,
-            "SELECT * FROM delta.`/data/t@v2`, u@ts1704067200000 AS u"
+            split_suffix("/x/t@v12"),
+            Some(("/x/t", Travel::Version(12)))
         );
-        assert_eq!(
-            split_as_of("orders@20240101000000000"),
-            ("orders", Some(AsOf::Timestamp(1704067200000)))
-        );
-        assert_eq!(split_as_of("a@b"), ("a@b", None));
-        assert_eq!(split_as_of("/x/t@v12"), ("/x/t", Some(AsOf::Version(12))));
     }
 
     #[test]

@@ -57,6 +57,31 @@ impl Vars {
     }
 }
 
+impl Vars {
+    /// `values` (as substituted) with each value that one `${NAME}` of `raw` produced put back
+    /// as that reference, so a registration keeps `${SECRET}` rather than the secret.
+    pub fn unsubstituted(&self, raw: &str, values: &[(String, String)]) -> Vec<(String, String)> {
+        let mut refs: Vec<(String, String)> = Vec::new();
+        let mut rest = raw;
+        while let Some(pos) = rest.find("${") {
+            let after = &rest[pos + 2..];
+            let Some(end) = after.find('}') else { break };
+            let name = &after[..end];
+            if let Some(v) = self.lookup(name) {
+                refs.push((name.to_string(), v));
+            }
+            rest = &after[end + 1..];
+        }
+        values
+            .iter()
+            .map(|(k, v)| match refs.iter().find(|(_, value)| value == v) {
+                Some((name, _)) => (k.clone(), format!("${{{name}}}")),
+                None => (k.clone(), v.clone()),
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +107,25 @@ mod tests {
             err.to_string()
                 .contains("--var lakeshell_surely_unset=VALUE"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn values_from_references_are_put_back() {
+        let vars = Vars::new(HashMap::from([("KEY".to_string(), "s3cr3t".to_string())]));
+        let raw = "OPTIONS ('aws_secret_access_key' '${KEY}', 'aws_region' 'eu')";
+        assert_eq!(
+            vars.unsubstituted(
+                raw,
+                &[
+                    ("aws_secret_access_key".into(), "s3cr3t".into()),
+                    ("aws_region".into(), "eu".into())
+                ]
+            ),
+            vec![
+                ("aws_secret_access_key".to_string(), "${KEY}".to_string()),
+                ("aws_region".to_string(), "eu".to_string())
+            ]
         );
     }
 

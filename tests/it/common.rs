@@ -98,7 +98,9 @@ pub async fn rows(engine: &Engine, sql: &str) -> Vec<String> {
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
     {
-        Outcome::Rows(r) => format_rows(&r.batches),
+        Outcome::Rows(r) => {
+            format_rows(&r.collect().await.unwrap_or_else(|e| panic!("{sql}: {e}")))
+        }
         other => panic!("{sql}: expected rows, got {other:?}"),
     }
 }

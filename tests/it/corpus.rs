@@ -129,7 +129,11 @@ fn cases() -> Vec<(String, Truth)> {
 
 async fn query(e: &Engine, sql: &str) -> Result<Vec<String>, String> {
     match e.execute(sql, &ExecOptions::default()).await {
-        Ok(Outcome::Rows(r)) => Ok(format_rows(&r.batches)),
+        Ok(Outcome::Rows(r)) => r
+            .collect()
+            .await
+            .map(|b| format_rows(&b))
+            .map_err(|e| e.to_string()),
         Ok(other) => Err(format!("not rows: {other:?}")),
         Err(e) => Err(e.to_string()),
     }

@@ -11,6 +11,14 @@
 //! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod bench;
 mod cli;
 mod common;

@@ -49,7 +49,9 @@ impl sqllogictest::AsyncDB for Db {
             }
             Outcome::Check(c) => c.rows,
         };
-        let cells: Vec<Vec<String>> = common::format_rows(&rows.batches)
+        let width = rows.schema.fields().len();
+        let batches = rows.collect().await.map_err(|e| SltError(e.to_string()))?;
+        let cells: Vec<Vec<String>> = common::format_rows(&batches)
             .into_iter()
             .map(|r| {
                 r.split(" | ")
@@ -64,7 +66,7 @@ impl sqllogictest::AsyncDB for Db {
             })
             .collect();
         Ok(DBOutput::Rows {
-            types: vec![DefaultColumnType::Any; rows.schema.fields().len()],
+            types: vec![DefaultColumnType::Any; width],
             rows: cells,
         })
     }
