@@ -77,8 +77,14 @@ impl Engine {
         };
         let (mut metrics, enforcement) = super::retry::retrying(|| async {
             let opened = Opened::default();
+            // A replaced table that the query reads is read at the version it replaces.
+            let table = if exists {
+                self.open_and_serve(&opened, &target, super::served_name(&ct.name)?)
+                    .await?
+            } else {
+                catalog::open_for_write(&target).await?
+            };
             let plan = self.plan_query(&opened, &query).await?;
-            let table = catalog::open_for_write(&target).await?;
             let input = self.run_for_write(plan, opts).await?;
             // A replaced table keeps its attached expectations unless the statement declares
             // its own.

@@ -360,12 +360,12 @@ impl Engine {
     }
 
     /// Plans one query written by lakeshell itself (its own SQL: CHECK's counts, the run log,
-    /// incremental positions), with table versions resolved.
-    async fn plan_sql(&self, sql: &str) -> Result<LogicalPlan> {
+    /// incremental positions), with table versions resolved, reading the tables `opened` holds.
+    async fn plan_sql_in(&self, opened: &Opened, sql: &str) -> Result<LogicalPlan> {
         let LakeStatement::DataFusion(df) = parse_statement(sql)? else {
             return Err(LakeError::Internal(format!("not a query: {sql}")));
         };
-        self.plan_statement(&Opened::default(), *df).await
+        self.plan_statement(opened, *df).await
     }
 
     /// Runs one query written by lakeshell itself and collects its rows.
@@ -375,10 +375,7 @@ impl Engine {
 
     /// The same, reading the tables `opened` serves (the snapshot a statement wrote on).
     async fn collect_sql_in(&self, opened: &Opened, sql: &str) -> Result<Vec<RecordBatch>> {
-        let LakeStatement::DataFusion(df) = parse_statement(sql)? else {
-            return Err(LakeError::Internal(format!("not a query: {sql}")));
-        };
-        let plan = self.plan_statement(opened, *df).await?;
+        let plan = self.plan_sql_in(opened, sql).await?;
         Ok(self.ctx.execute_logical_plan(plan).await?.collect().await?)
     }
 

@@ -67,6 +67,20 @@ impl Opened {
         Ok(())
     }
 
+    /// Keeps `table`, opened elsewhere at `version` of `entry`, for the statement's queries.
+    pub(crate) fn hold(
+        &self,
+        entry: &TableEntry,
+        version: Option<u64>,
+        table: DeltaTable,
+    ) -> Result<()> {
+        self.deltas
+            .lock()
+            .map_err(poisoned)?
+            .insert((entry.url.to_string(), version), table);
+        Ok(())
+    }
+
     fn served(&self, name: &ResolvedTableReference) -> Result<bool> {
         Ok(self.sources.lock().map_err(poisoned)?.contains_key(name))
     }
@@ -89,6 +103,11 @@ impl Engine {
                 .get(&key(v))
                 .cloned())
         };
+        if let Some(AsOf::Version(v)) = as_of {
+            if let Some(t) = cached(Some(v))? {
+                return Ok(t);
+            }
+        }
         let latest = match cached(None)? {
             Some(t) => t,
             None => {

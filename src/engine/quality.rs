@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::memory::MemoryStream;
 
+use super::plan::Opened;
 use super::{CheckReport, Engine, Outcome};
 use crate::catalog::{self, TableEntry};
 use crate::delta::write::{write, WriteMode, WriteRequest};
@@ -224,6 +225,9 @@ impl Engine {
         };
         let table = catalog::open_at(&entry, as_of).await?;
         let version = table.version().unwrap_or_default();
+        // Every query of the check reads this snapshot: the table is opened once.
+        let opened = Opened::default();
+        opened.hold(&entry, Some(version), table.clone())?;
         let expectations = if stmt.expectations.is_empty() {
             let snapshot = table
                 .snapshot()
@@ -243,8 +247,10 @@ impl Engine {
         let at = chrono::Utc::now().timestamp_micros();
         let mut found = Vec::new();
         for e in &expectations {
-            let (checked, failed, status, detail) =
-                self.evaluate(e, &table_sql, &now).await.map_err(|err| {
+            let (checked, failed, status, detail) = self
+                .evaluate(&opened, e, &table_sql, &now)
+                .await
+                .map_err(|err| {
                     LakeError::BadStatement(format!(
                         "expectation {} on {}: {err}",
                         e.name.value, entry.name
@@ -312,12 +318,13 @@ impl Engine {
     /// Rows checked, rows failing, status and what failed, for one expectation.
     async fn evaluate(
         &self,
+        opened: &Opened,
         e: &Expectation,
         table_sql: &str,
         now: &str,
     ) -> Result<(Option<u64>, Option<u64>, Status, String)> {
         let q = queries(e, table_sql, now);
-        let batches = self.collect_sql(&q.counts).await?;
+        let batches = self.collect_sql_in(opened, &q.counts).await?;
         let b = batches
             .iter()
             .find(|b| b.num_rows() > 0)
@@ -354,7 +361,7 @@ impl Engine {
         let mut detail = String::new();
         if let (Some(sample), true) = (&q.sample, failing > 0) {
             // The same rows every time: ordered by every column that can be ordered.
-            let plan = self.plan_sql(sample).await?;
+            let plan = self.plan_sql_in(opened, sample).await?;
             let order: Vec<String> = (1..=plan.schema().fields().len())
                 .filter(|i| !plan.schema().field(i - 1).data_type().is_nested())
                 .map(|i| i.to_string())
@@ -367,7 +374,7 @@ impl Engine {
                     order.join(", ")
                 )
             };
-            let rows = self.collect_sql(&ordered).await?;
+            let rows = self.collect_sql_in(opened, &ordered).await?;
             let shown: Vec<String> = rows
                 .iter()
                 .flat_map(|b| {
