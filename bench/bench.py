@@ -1,15 +1,17 @@
 """lakeshell's benchmark: lakeshell side by side with DuckDB (delta extension), polars
 (scan_delta + SQL) and delta-rs's QueryBuilder, on the same TPC-H Delta tables, in one run.
 
-    bench.py [--scale 1] [--runs 3] [--smoke] [--work DIR] [--out DIR] --lakeshell BIN
+    bench.py [--scale 1] [--runs 3] [--smoke] [--memory-limit 4G] [--only tpch,session,...]
+             [--work DIR] [--out DIR] --lakeshell BIN
 
 Every engine's answers are checked against DuckDB's; a wrong answer from anyone fails the run
 (exit 1). `--smoke` runs each query once and times nothing: the test suite uses it at scale 0.1.
 
 Timing: a fresh process per engine and workload (tables are opened inside the timed part), the
 best of --runs wall times, and the process's peak resident memory. lakeshell runs through its
-binary (`lakeshell run file.sql`), one process per run, timed from outside (process start
-included); each Python peer runs in one worker process that times each run inside.
+binary (`lakeshell -c "query"`), one process per run, timed from outside (process start
+included); each Python peer runs in one worker process that times each run inside. The
+one-process mode (1b) runs all 22 queries in one process per engine.
 """
 import argparse
 import csv
@@ -30,6 +32,7 @@ TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "order
 PEERS = ["duckdb", "polars", "delta-rs"]
 ENGINES = ["lakeshell"] + PEERS
 TOLERANCE = 1e-4  # |a - b| <= TOLERANCE * max(1, |a|, |b|) for numbers
+LIMITS = []  # lakeshell's --memory-limit, when the run sets one
 
 
 # ---------------------------------------------------------------- values and answers
@@ -114,6 +117,39 @@ def run_peer(engine, tables, sql):
     raise SystemExit("unknown engine " + engine)
 
 
+def run_session(engine, tables, queries):
+    """All queries in one process, as an analyst's session runs them: the tables are opened
+    once, then each query runs in turn. Returns {query: rows or an error}."""
+    out = {}
+    if engine == "duckdb":
+        con = duckdb_con()
+        for name, path in tables.items():
+            con.execute("CREATE VIEW %s AS SELECT * FROM delta_scan('%s')" % (name, path))
+        run = lambda sql: [[norm(v) for v in r] for r in con.execute(sql).fetchall()]
+    elif engine == "polars":
+        import polars as pl
+        ctx = pl.SQLContext({name: pl.scan_delta(path) for name, path in tables.items()})
+        run = lambda sql: [[norm(v) for v in r] for r in ctx.execute(sql.rstrip().rstrip(";")).collect().rows()]
+    elif engine == "delta-rs":
+        import deltalake
+        import pyarrow as pa
+        qb = deltalake.QueryBuilder()
+        for name, path in tables.items():
+            qb = qb.register(name, deltalake.DeltaTable(path))
+
+        def run(sql):
+            t = pa.table(qb.execute(sql.rstrip().rstrip(";")).read_all())
+            return [[norm(r[c]) for c in t.column_names] for r in t.to_pylist()]
+    else:
+        raise SystemExit("unknown engine " + engine)
+    for name, sql in queries:
+        try:
+            out[name] = run(sql)
+        except Exception as e:
+            out[name] = {"error": ("%s: %s" % (type(e).__name__, e)).splitlines()[0][:200]}
+    return out
+
+
 def worker(args):
     """One process per engine and workload: best of N runs and this process's peak memory."""
     spec = json.loads(args.spec)
@@ -141,6 +177,12 @@ def worker(args):
                 rows = run_peer(engine, {"t": spec["target"]}, "SELECT count(*) FROM t")
             elif kind == "startup":
                 rows = run_peer(engine, {}, "SELECT 1")
+            elif kind == "export":
+                con = duckdb_con()
+                con.execute("COPY (SELECT * FROM delta_scan('%s')) TO '%s' (HEADER)" % (spec["table"], spec["to"]))
+                rows = [[os.path.getsize(spec["to"])]]
+            elif kind == "session":
+                rows = run_session(engine, spec["tables"], spec["queries"])
             elapsed = time.perf_counter() - start
             best = elapsed if best is None else min(best, elapsed)
         out = {"ok": True, "best": best, "rows": rows, "info": info}
@@ -182,15 +224,16 @@ def lakeshell(bin_, args, runs=1, prepare=None):
     return r
 
 
-def external(cmd, runs=1, prepare=None):
+def external(cmd, runs=1, prepare=None, stdout_path=None):
     """Runs `cmd` `runs` times (a fresh process each), timed from outside; its peak memory is
-    sampled from /proc every few milliseconds while it runs."""
+    sampled from /proc every few milliseconds while it runs. With stdout_path, the output goes
+    to that file and is not read back."""
     import tempfile
     best, peak, out = None, 0.0, ""
     for _ in range(runs):
         if prepare:
             prepare()
-        with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+        with (open(stdout_path, "w+b") if stdout_path else tempfile.TemporaryFile()) as so, tempfile.TemporaryFile() as se:
             start = time.perf_counter()
             p = subprocess.Popen(cmd, stdout=so, stderr=se)
             hwm = 0
@@ -204,7 +247,7 @@ def external(cmd, runs=1, prepare=None):
             p.returncode = os.waitstatus_to_exitcode(status)
             so.seek(0)
             se.seek(0)
-            stdout, stderr = so.read().decode(), se.read().decode()
+            stdout, stderr = ("" if stdout_path else so.read().decode()), se.read().decode()
         peak = max(peak, hwm / 1024.0)
         if p.returncode != 0:
             lines = stderr.strip().splitlines()
@@ -307,7 +350,7 @@ def tpch(work, bin_, runs, failures):
                 failures.append("q%02d: DuckDB, the reference, failed: %s" % (nr, row["duckdb"]["error"]))
                 continue
             truth = row["duckdb"]["rows"]
-            row["lakeshell"] = lakeshell(bin_, ["-q", "-f", "csv", "-w", warehouses[written_by], "run", path], runs)
+            row["lakeshell"] = lakeshell(bin_, LIMITS + ["-q", "-f", "csv", "-w", warehouses[written_by], "-c", sql], runs)
             for peer in ["polars", "delta-rs"]:
                 row[peer] = spawn_worker({"engine": peer, "kind": "query", "runs": runs, "tables": tables, "sql": sql})
             for engine in ENGINES:
@@ -327,8 +370,64 @@ def tpch(work, bin_, runs, failures):
     return results
 
 
+def session(work, bin_, runs, failures):
+    """Workload 1b: the 22 queries in one process per engine (one lakeshell script, one Python
+    process per peer), on lakeshell's tables; answers checked against DuckDB's one by one."""
+    tables = table_paths(work, "lakeshell")
+    qs = [("q%02d" % nr, sql) for nr, sql, _ in queries(work)]
+    out_dir = os.path.join(work, "session-out")
+    script = os.path.join(work, "session.sql")
+    with open(script, "w") as f:
+        for name, sql in qs:
+            f.write("\\o %s\n%s\n" % (os.path.join(out_dir, name + ".csv"), sql.rstrip().rstrip(";") + ";"))
+        f.write("\\o\n")
+    res = {}
+    for engine in PEERS:
+        res[engine] = spawn_worker({"engine": engine, "kind": "session", "runs": runs, "tables": tables, "queries": qs})
+    truth = res["duckdb"].get("rows") if res["duckdb"].get("ok") else None
+
+    def prepare():
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.makedirs(out_dir)
+    for label, extra in [("lakeshell", []), ("lakeshell (no table cache)", ["--no-table-cache"])]:
+        r = external([bin_] + LIMITS + extra + ["-q", "-f", "csv", "-w", os.path.join(work, "by-lakeshell"), "-c", "\\i " + script], runs, prepare)
+        if r["ok"]:
+            r.pop("stdout", None)
+            got = {}
+            for name, _ in qs:
+                with open(os.path.join(out_dir, name + ".csv")) as f:
+                    got[name] = [[norm(v) for v in row] for row in list(csv.reader(f))[1:]]
+            r["rows"] = got
+        else:
+            failures.append("one-process TPC-H: %s failed: %s" % (label, r["error"]))
+        res[label] = r
+    for engine, r in res.items():
+        if not r.get("ok") or truth is None:
+            continue
+        bad = []
+        answered = 0
+        for name, _ in qs:
+            mine = r["rows"].get(name)
+            if isinstance(mine, dict):
+                continue
+            answered += 1
+            ok, why = same(mine, truth[name]) if not isinstance(truth.get(name), dict) else (True, "")
+            if not ok:
+                bad.append("%s (%s)" % (name, why))
+        r["answered"] = answered
+        r["correct"] = not bad
+        if bad:
+            failures.append("one-process TPC-H: %s's answers differ from DuckDB's: %s" % (engine, ", ".join(bad)))
+        r.pop("rows", None)
+    return res
+
+
+ON_KEYS = "t.l_orderkey = s.l_orderkey AND t.l_linenumber = s.l_linenumber"
+
+
 def merge(work, bin_, runs, scale, failures):
-    """Workload 2: MERGE of ~15% of lineitem's rows (2/3 matching keys, 1/3 new)."""
+    """Workload 2: MERGE of ~15% of lineitem's rows (2/3 matching keys, 1/3 new), spread over
+    the whole table."""
     import deltalake
     base = os.path.join(work, "by-delta-rs", "lineitem")
     source = os.path.join(work, "merge-source")
@@ -342,41 +441,122 @@ def merge(work, bin_, runs, scale, failures):
         if hasattr(src, "read_all"):
             src = src.read_all()
         deltalake.write_deltalake(source, src)
+    return upsert(work, bin_, runs, failures, "MERGE", base, source, "merge")
+
+
+def merge_clustered(work, bin_, runs, scale, failures):
+    """Workload 2b: MERGE of 1% of lineitem's keys, all in one range of l_orderkey, into a copy
+    of lineitem written in l_orderkey order as 60 files: only the files whose key range the
+    source overlaps need rewriting."""
+    import deltalake
+    base = os.path.join(work, "lineitem-clustered")
+    if not os.path.exists(os.path.join(base, "_delta_log")):
+        con = duckdb_con()
+        data = con.execute("SELECT * FROM delta_scan('%s') ORDER BY l_orderkey, l_linenumber"
+                           % os.path.join(work, "by-delta-rs", "lineitem")).arrow()
+        if hasattr(data, "read_all"):
+            data = data.read_all()
+        step = -(-data.num_rows // 60)
+        for i in range(60):
+            deltalake.write_deltalake(base, data.slice(i * step, step), mode="append")
+    source = os.path.join(work, "merge-clustered-source")
+    if not os.path.exists(source):
+        con = duckdb_con()
+        # The orders whose keys sit at 40%..41% of the key range: their lines are updated, and
+        # every fifth order gets a new line 8 (an insert inside the same range).
+        src = con.execute(
+            "WITH l AS (SELECT * FROM delta_scan('%s')), "
+            "k AS (SELECT quantile_disc(l_orderkey, 0.40) AS lo, quantile_disc(l_orderkey, 0.41) AS hi FROM l), "
+            "r AS (SELECT l.* FROM l, k WHERE l_orderkey BETWEEN lo AND hi) "
+            "SELECT * REPLACE (l_comment || ' (merged)' AS l_comment) FROM r "
+            "UNION ALL SELECT * REPLACE (8 AS l_linenumber) FROM r WHERE l_linenumber = 1 AND l_orderkey %% 5 = 0"
+            % base).arrow()
+        if hasattr(src, "read_all"):
+            src = src.read_all()
+        deltalake.write_deltalake(source, src)
+    return upsert(work, bin_, runs, failures, "MERGE 1% clustered", base, source, "merge-clustered")
+
+
+def upsert(work, bin_, runs, failures, label, base, source, name):
+    """MERGE `source` into a fresh copy of `base` (UPDATE SET * / INSERT *) with lakeshell and
+    with delta-rs; rows changed checked, files rewritten reported."""
     con = duckdb_con()
     n_source, n_match = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE l_comment LIKE '%%(merged)') FROM delta_scan('%s')" % source).fetchone()
     n_target = con.execute("SELECT count(*) FROM delta_scan('%s')" % base).fetchone()[0]
-    expect = {"updated": n_match, "inserted": n_source - n_match}
-    target = os.path.join(work, "merge-target")
-    wh = os.path.join(work, "wh-merge")
-    sql_path = os.path.join(work, "merge.sql")
-    with open(sql_path, "w") as f:
-        f.write("MERGE INTO delta.`%s` t USING delta.`%s` s ON t.l_orderkey = s.l_orderkey AND t.l_linenumber = s.l_linenumber "
-                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *;\n" % (target, source))
+    expect = {"inserted": n_source - n_match, "updated": n_match}
+    target = os.path.join(work, name + "-target")
+    wh = os.path.join(work, "wh-" + name)
+    sql = ("MERGE INTO delta.`%s` t USING delta.`%s` s ON %s "
+           "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *" % (target, source, ON_KEYS))
 
     def fresh():
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(base, target)
-    out = {"lakeshell": lakeshell(bin_, ["-f", "csv", "-w", wh, "run", sql_path], runs, fresh)}
+    n_files = None
+    out = {"lakeshell": lakeshell(bin_, LIMITS + ["-f", "csv", "-w", wh, "-c", sql], runs, fresh)}
     if out["lakeshell"]["ok"]:
         rows = out["lakeshell"].pop("rows")
         got = {"inserted": int(rows[0][3]), "updated": int(rows[0][4])} if rows else {}
+        out["lakeshell"]["files_rewritten"] = int(rows[0][8]) if rows else None
         out["lakeshell"]["correct"] = got == expect
         if got != expect:
-            failures.append("MERGE: lakeshell changed %s rows, expected %s" % (got, expect))
+            failures.append("%s: lakeshell changed %s rows, expected %s" % (label, got, expect))
     else:
-        failures.append("MERGE: lakeshell failed: %s" % out["lakeshell"]["error"])
+        failures.append("%s: lakeshell failed: %s" % (label, out["lakeshell"]["error"]))
     out["delta-rs"] = spawn_worker({"engine": "delta-rs", "kind": "merge", "runs": runs, "target": target,
-                                    "source": source, "on": "t.l_orderkey = s.l_orderkey AND t.l_linenumber = s.l_linenumber",
-                                    "fresh_copy": {"from": base, "to": target}})
+                                    "source": source, "on": ON_KEYS, "fresh_copy": {"from": base, "to": target}})
     if out["delta-rs"]["ok"]:
         info = out["delta-rs"].pop("info")
         got = {"inserted": info.get("num_target_rows_inserted"), "updated": info.get("num_target_rows_updated")}
+        out["delta-rs"]["files_rewritten"] = info.get("num_target_files_removed")
         out["delta-rs"]["correct"] = got == expect
         if got != expect:
-            failures.append("MERGE: delta-rs changed %s rows, expected %s" % (got, expect))
+            failures.append("%s: delta-rs changed %s rows, expected %s" % (label, got, expect))
         out["delta-rs"].pop("rows", None)
-    out["_about"] = "target %d rows; source %d rows (%d matching, %d new)" % (n_target, n_source, n_match, n_source - n_match)
+    import deltalake
+    n_files = len(deltalake.DeltaTable(base).file_uris())
+    out["_about"] = ("target %d rows in %d files; source %d rows (%d matching, %d new). Files rewritten: %s."
+                     % (n_target, n_files, n_source, n_match, n_source - n_match,
+                        ", ".join("%s %s" % (e, out[e].get("files_rewritten", "?")) for e in ["lakeshell", "delta-rs"])))
+    return out
+
+
+def export(work, bin_, runs, scale, failures):
+    """Workload 5: a whole table exported to CSV (`lakeshell -f csv -c "SELECT * FROM t" > file`),
+    for orders and for lineitem (4x its rows): peak memory must not grow with the result."""
+    out = {}
+    for t in ["orders", "lineitem"]:
+        dest = os.path.join(work, "export-%s.csv" % t)
+        row = {"lakeshell": external([bin_] + LIMITS + ["-q", "-f", "csv", "-w", os.path.join(work, "by-lakeshell"), "-c",
+                                      "SELECT * FROM %s" % t], runs, stdout_path=dest)}
+        if row["lakeshell"]["ok"]:
+            row["lakeshell"].pop("stdout", None)
+            with open(dest, "rb") as f:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            row["lakeshell"]["bytes"] = os.path.getsize(dest)
+            row["lakeshell"]["lines"] = lines
+        else:
+            failures.append("CSV export of %s: lakeshell failed: %s" % (t, row["lakeshell"]["error"]))
+        os.remove(dest) if os.path.exists(dest) else None
+        ddest = os.path.join(work, "export-%s-duckdb.csv" % t)
+        row["duckdb"] = spawn_worker({"engine": "duckdb", "kind": "export", "runs": runs,
+                                      "table": table_paths(work, "lakeshell")[t], "to": ddest})
+        if row["duckdb"].get("ok"):
+            row["duckdb"].pop("rows", None)
+        if os.path.exists(ddest):
+            os.remove(ddest)
+        out[t] = row
+    con = duckdb_con()
+    for t in ["orders", "lineitem"]:
+        r = out[t]["lakeshell"]
+        if r.get("ok"):
+            n = con.execute("SELECT count(*) FROM delta_scan('%s')" % table_paths(work, "lakeshell")[t]).fetchone()[0]
+            r["correct"] = r["lines"] == n + 1
+            if not r["correct"]:
+                failures.append("CSV export of %s: %d lines for %d rows" % (t, r["lines"], n))
+    out["_about"] = ("`lakeshell -f csv -c \"SELECT * FROM t\" > file`, against DuckDB's `COPY (SELECT * FROM delta_scan(...)) TO 'file' (HEADER)`"
+                     " in its worker process (the Python interpreter included in its memory).")
     return out
 
 
@@ -391,15 +571,12 @@ def compaction(work, bin_, runs, scale, failures):
         for i in range(files):
             deltalake.write_deltalake(base, data.slice(i * step, step), mode="append")
     target = os.path.join(work, "small-files-run")
-    sql_path = os.path.join(work, "optimize.sql")
-    with open(sql_path, "w") as f:
-        f.write("OPTIMIZE delta.`%s`;\n" % target)
 
     def fresh():
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(base, target)
     n_files = len(deltalake.DeltaTable(base).file_uris())
-    out = {"lakeshell": lakeshell(bin_, ["-f", "csv", "-w", os.path.join(work, "wh-opt"), "run", sql_path], runs, fresh)}
+    out = {"lakeshell": lakeshell(bin_, LIMITS + ["-f", "csv", "-w", os.path.join(work, "wh-opt"), "-c", "OPTIMIZE delta.`%s`" % target], runs, fresh)}
     if out["lakeshell"]["ok"]:
         rows = out["lakeshell"].pop("rows")
         removed = int(rows[0][2]) if rows else -1
@@ -476,19 +653,81 @@ def ratio(row, engines):
     peers = [row[e] for e in engines if e != "lakeshell" and row.get(e) and row[e].get("ok") and row[e].get("correct", True)]
     if not me or not me.get("ok") or not peers:
         return "n/a"
-    best = min(p["best"] for p in peers)
-    return "%.2f" % (me["best"] / best) if best > 0 else "n/a"
+    best = min(peers, key=lambda p: p["best"])
+    name = [e for e in engines if row.get(e) is best][0]
+    return "%.2f (%s)" % (me["best"] / best["best"], name) if best["best"] > 0 else "n/a"
 
 
-def table(title, rows, engines, about=None):
+def mem_ratio(row):
+    me, duck = row.get("lakeshell"), row.get("duckdb")
+    if not me or not me.get("ok") or not duck or not duck.get("ok") or not duck.get("rss_mib"):
+        return "n/a"
+    return "%.2f" % (me["rss_mib"] / duck["rss_mib"])
+
+
+def table(title, rows, engines, about=None, memory=False):
     lines = ["### " + title, ""]
     if about:
         lines += [about, ""]
-    lines.append("| | " + " | ".join(engines) + " | lakeshell / best peer |")
-    lines.append("|---" * (len(engines) + 2) + "|")
+    extra = " memory / DuckDB's |" if memory else ""
+    lines.append("| | " + " | ".join(engines) + " | lakeshell / best peer |" + extra)
+    lines.append("|---" * (len(engines) + 2 + (1 if memory else 0)) + "|")
     for name, row in rows:
-        lines.append("| %s | %s | %s |" % (name, " | ".join(cell(row.get(e)) for e in engines), ratio(row, engines)))
+        lines.append("| %s | %s | %s |%s" % (name, " | ".join(cell(row.get(e)) for e in engines), ratio(row, engines),
+                                             (" %s |" % mem_ratio(row)) if memory else ""))
     return "\n".join(lines) + "\n"
+
+
+def targets(res):
+    """The issue's targets, each with what this run measured."""
+    out = []
+
+    def t(what, ok, got):
+        out.append("| %s | %s | %s |" % (what, "met" if ok else "**not met**", got))
+    for written_by in ["lakeshell", "delta-rs"]:
+        rows = {k.split("/")[1]: v for k, v in res["tpch"].items() if k.startswith(written_by + "/")}
+        if not rows:
+            continue
+        me = [v["lakeshell"]["best"] for v in rows.values() if v.get("lakeshell", {}).get("ok")]
+        duck = [v["duckdb"]["best"] for v in rows.values() if v.get("duckdb", {}).get("ok")]
+        if len(me) == len(rows) and len(duck) == len(rows):
+            t("TPC-H total at or below DuckDB's (%s's tables)" % written_by, sum(me) <= sum(duck),
+              "%.2f s vs %.2f s" % (sum(me), sum(duck)))
+        worst = []
+        mem = []
+        for q, v in sorted(rows.items()):
+            r = ratio(v, ENGINES)
+            if r != "n/a" and float(r.split()[0]) > 2.0:
+                worst.append("%s %s" % (q, r))
+            m = mem_ratio(v)
+            if m != "n/a" and float(m) > 1.5:
+                mem.append("%s %s" % (q, m))
+        t("no query above 2x the best peer (%s's tables)" % written_by, not worst, ", ".join(worst) or "none above")
+        t("peak memory at most 1.5x DuckDB's (%s's tables)" % written_by, not mem, ", ".join(mem) or "none above")
+    s = res.get("session", {})
+    if s.get("lakeshell", {}).get("ok") and s.get("duckdb", {}).get("ok"):
+        t("one-process TPC-H at or below DuckDB's", s["lakeshell"]["best"] <= s["duckdb"]["best"],
+          "%.2f s vs %.2f s" % (s["lakeshell"]["best"], s["duckdb"]["best"]))
+    for key, label, limit in [("merge", "MERGE 15% at most 0.8x delta-rs's time", 0.8),
+                              ("merge_clustered", "MERGE 1% clustered at most 0.3x delta-rs's time", 0.3),
+                              ("compaction", "OPTIMIZE at most 0.8x delta-rs's time", 0.8)]:
+        r = res.get(key, {})
+        if r.get("lakeshell", {}).get("ok") and r.get("delta-rs", {}).get("ok"):
+            x = r["lakeshell"]["best"] / r["delta-rs"]["best"]
+            t(label, x <= limit, "%.2fx" % x)
+    r = res.get("merge", {})
+    if r.get("lakeshell", {}).get("ok") and r.get("delta-rs", {}).get("ok"):
+        x = r["lakeshell"]["rss_mib"] / r["delta-rs"]["rss_mib"]
+        t("MERGE 15% at most 0.5x delta-rs's memory", x <= 0.5, "%.2fx" % x)
+    st = res.get("startup", {}).get("select1", {}).get("lakeshell", {})
+    if st.get("ok"):
+        t("start-up (`-c \"SELECT 1\"`) at or below 20 ms", st["best"] <= 0.020, "%.1f ms" % (st["best"] * 1000))
+    e = res.get("export", {})
+    if e.get("orders", {}).get("lakeshell", {}).get("ok") and e.get("lineitem", {}).get("lakeshell", {}).get("ok"):
+        a, b = e["orders"]["lakeshell"]["rss_mib"], e["lineitem"]["lakeshell"]["rss_mib"]
+        t("CSV export memory does not grow with the result (orders -> lineitem, 4x the rows)", b <= a * 1.5 + 32,
+          "%.0f MiB -> %.0f MiB" % (a, b))
+    return "\n".join(["## Targets", "", "| target | | measured |", "|---|---|---|"] + out) + "\n"
 
 
 def versions(bin_):
@@ -520,12 +759,14 @@ def report(args, res, failures):
              "", "Machine: " + machine(), "",
              "Versions: " + ", ".join("%s %s" % kv for kv in versions(args.lakeshell).items()), "",
              "Each cell: best wall time of the runs and the process's peak resident memory. lakeshell runs",
-             "as its binary (`lakeshell run q.sql`, a fresh process per run, timed from outside, start-up",
+             "as its binary (`lakeshell -c \"query\"`, a fresh process per run, timed from outside, start-up",
              "included); each Python peer runs in one fresh worker process per workload that times each run",
              "(tables opened inside the timed part) and whose peak memory includes the Python interpreter.",
              "Answers are checked against DuckDB's: numbers agree within a relative %g." % TOLERANCE,
              "\"unsupported\": the peer could not run the query. Ratio > 1 means lakeshell is slower.", ""]
-    for written_by in ["lakeshell", "delta-rs"]:
+    if LIMITS:
+        lines += ["lakeshell ran every workload with `%s`." % " ".join(LIMITS), ""]
+    for written_by in ["lakeshell", "delta-rs"] if res["tpch"] else []:
         rows = [(k.split("/")[1], v) for k, v in sorted(res["tpch"].items()) if k.startswith(written_by + "/")]
         total = {}
         for e in ENGINES:
@@ -533,11 +774,38 @@ def report(args, res, failures):
             if all(r and r.get("ok") for r in rs):
                 total[e] = {"ok": True, "best": sum(r["best"] for r in rs), "rss_mib": max(r["rss_mib"] for r in rs)}
         rows.append(("total (engines that ran all 22)", total))
-        lines.append(table("1. TPC-H on tables written by %s" % written_by, rows, ENGINES))
-    lines.append(table("2. MERGE upsert into lineitem", [("merge", res["merge"])], ["lakeshell", "delta-rs"], res["merge"].get("_about")))
-    lines.append(table("3. Compaction (OPTIMIZE)", [("optimize", res["compaction"])], ["lakeshell", "delta-rs"], res["compaction"].get("_about")))
-    lines.append(table("4. Start-up", [("SELECT 1", res["startup"]["select1"]), ("count(*) of a long history", res["startup"]["history"])],
-                       ENGINES, res["startup"].get("_about")))
+        lines.append(table("1. TPC-H on tables written by %s" % written_by, rows, ENGINES, memory=True))
+    if "session" in res:
+        srows = []
+        for label, r in res["session"].items():
+            if r.get("ok"):
+                r = dict(r)
+                srows.append("| %s | %.3f s | %.0f MiB | %d of 22 | %s |" % (
+                    label, r["best"], r["rss_mib"], r.get("answered", 0), "yes" if r.get("correct") else "**no**"))
+            else:
+                srows.append("| %s | failed: %s | | | |" % (label, r.get("error")))
+        lines += ["### 1b. TPC-H in one process (an analyst's session)", "",
+                  "The 22 queries in one process per engine, on lakeshell's tables: one lakeshell script "
+                  "(`lakeshell -c '\\i session.sql'`, each result to a CSV file with `\\o`), one Python process per peer "
+                  "(DuckDB: views over `delta_scan`; polars: one SQLContext over `scan_delta`; delta-rs: one QueryBuilder). "
+                  "\"no table cache\" is lakeshell with `--no-table-cache`: every statement opens its tables again, "
+                  "so the difference is what keeping table snapshots (file lists with their statistics) across "
+                  "statements buys.", "",
+                  "| engine | time (all 22) | peak memory | answered | answers agree |", "|---|---|---|---|---|"] + srows + [""]
+    if "merge" in res:
+        lines.append(table("2. MERGE upsert into lineitem", [("merge", res["merge"])], ["lakeshell", "delta-rs"], res["merge"].get("_about")))
+    if "merge_clustered" in res:
+        lines.append(table("2b. MERGE of 1% of the keys, in one key range", [("merge", res["merge_clustered"])],
+                           ["lakeshell", "delta-rs"], res["merge_clustered"].get("_about")))
+    if "compaction" in res:
+        lines.append(table("3. Compaction (OPTIMIZE)", [("optimize", res["compaction"])], ["lakeshell", "delta-rs"], res["compaction"].get("_about")))
+    if "startup" in res:
+        lines.append(table("4. Start-up", [("SELECT 1", res["startup"]["select1"]), ("count(*) of a long history", res["startup"]["history"])],
+                           ENGINES, res["startup"].get("_about")))
+    if "export" in res:
+        lines.append(table("5. Export to CSV", [(t, res["export"][t]) for t in ["orders", "lineitem"]], ["lakeshell", "duckdb"],
+                           res["export"].get("_about")))
+    lines.append(targets(res))
     lines.append("## Checks\n")
     lines.append("All answers agree." if not failures else "\n".join("- FAILED: " + f for f in failures))
     return "\n".join(lines) + "\n"
@@ -554,7 +822,11 @@ def main():
     p.add_argument("--work", default=None)
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     p.add_argument("--lakeshell", required=True)
+    p.add_argument("--memory-limit", default=None, help="lakeshell's --memory-limit for every workload (4G, 512M)")
+    p.add_argument("--only", default=None, help="comma-separated workloads to run (tpch,session,merge,merge_clustered,compaction,startup,export)")
     args = p.parse_args()
+    if args.memory_limit:
+        LIMITS.extend(["--memory-limit", args.memory_limit])
     if args.scale == int(args.scale):
         args.scale = int(args.scale)
     if args.smoke:
@@ -563,10 +835,15 @@ def main():
     work = args.work or os.path.join(os.path.expanduser("~/.cache/lakeshell/bench"), "sf%s" % args.scale)
     generate(work, args.scale, args.lakeshell)
     failures = []
-    res = {"tpch": tpch(work, args.lakeshell, args.runs, failures)}
-    res["merge"] = merge(work, args.lakeshell, args.runs, args.scale, failures)
-    res["compaction"] = compaction(work, args.lakeshell, args.runs, args.scale, failures)
-    res["startup"] = startup(work, args.lakeshell, args.runs, args.scale, failures)
+    only = set(args.only.split(",")) if args.only else None
+    want = lambda w: only is None or w in only
+    res = {"tpch": tpch(work, args.lakeshell, args.runs, failures) if want("tpch") else {}}
+    if want("session"):
+        res["session"] = session(work, args.lakeshell, args.runs, failures)
+    for key, fn in [("merge", merge), ("merge_clustered", merge_clustered), ("compaction", compaction),
+                    ("startup", startup), ("export", export)]:
+        if want(key):
+            res[key] = fn(work, args.lakeshell, args.runs, args.scale, failures)
     text = report(args, res, failures)
     os.makedirs(args.out, exist_ok=True)
     name = "smoke-sf%s.md" % args.scale if args.smoke else "sf%s.md" % args.scale

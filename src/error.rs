@@ -59,6 +59,9 @@ pub enum LakeError {
     /// A version or time outside a table's history, or one no longer available.
     #[error("{0}")]
     Version(String),
+    /// A query needed more memory than the session may use, and could not spill.
+    #[error("the query needs more memory than the limit of {limit} ({}); raise it with --memory-limit or SET datafusion.runtime.memory_limit = '8G', or let it spill with --temp-dir", one_line(cause))]
+    MemoryLimit { limit: String, cause: String },
     /// A data file the table version lists is gone from storage.
     #[error("a data file of this table version is gone: VACUUM deletes the files of old versions, and FSCK REPAIR TABLE removes lost files from the current one (missing: {0})")]
     MissingFile(String),
@@ -380,9 +383,44 @@ fn clean_delta(e: &deltalake::DeltaTableError) -> String {
     one_line(s)
 }
 
+/// Secret values this process has used (substituted from a secret-named variable, or given as
+/// a credential option): no error line shows them.
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers `value` as a secret, so [`mask_secrets`] hides it. Values under 4 characters are
+/// not remembered: masking them would blank ordinary words.
+pub fn remember_secret(value: &str) {
+    if value.chars().count() < 4 {
+        return;
+    }
+    if let Ok(mut known) = SECRETS.lock() {
+        if !known.iter().any(|k| k == value) {
+            known.push(value.to_string());
+            // Longest first, so a secret that contains another is masked whole.
+            known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        }
+    }
+}
+
+/// `text` with every remembered secret replaced by `***`.
+pub fn mask_secrets(text: &str) -> String {
+    let Ok(known) = SECRETS.lock() else {
+        return text.to_string();
+    };
+    let mut out = text.to_string();
+    for secret in known.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
 /// Folds a multi-line message into one line, and an XML error body from an object store
 /// (`<Error><Code>NoSuchBucket</Code><Message>...</Message>...`) into `NoSuchBucket: ...`.
+/// Remembered secrets are masked.
 pub fn one_line(s: &str) -> String {
+    let s = &mask_secrets(s);
     let s = match s.find("<?xml").or_else(|| s.find("<Error>")) {
         Some(start) => {
             let tag = |t: &str| {
@@ -407,6 +445,16 @@ pub fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_secrets_never_reach_an_error_line() {
+        remember_secret("s3cr3t-value-xyz");
+        remember_secret("abc"); // too short to mask
+        assert_eq!(
+            one_line("sql parser error: Expected: ), found: 's3cr3t-value-xyz' near abc"),
+            "sql parser error: Expected: ), found: '***' near abc"
+        );
+    }
 
     #[test]
     fn xml_error_bodies_become_one_line() {

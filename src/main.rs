@@ -2,8 +2,18 @@
 
 use clap::Parser;
 
+/// mimalloc, as datafusion-cli ships: DataFusion allocates many short-lived buffers.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[allow(clippy::print_stderr)] // the one message printed before lakeshell can print it
 fn main() -> std::process::ExitCode {
+    // Errors from the Delta kernel carry a captured backtrace in their message when
+    // RUST_BACKTRACE is set; a user's error line never shows one. Panics still honour
+    // RUST_BACKTRACE. Set before any other thread starts.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     let cli = lakeshell::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

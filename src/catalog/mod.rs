@@ -8,6 +8,7 @@
 //! - [`stores`]: object stores built on demand for any URL a query names.
 //! - [`options`]: storage options and credentials.
 
+pub mod cache;
 pub mod options;
 pub mod provider;
 pub mod registry;
@@ -139,51 +140,6 @@ pub async fn open_delta(url: &Url, options: &StorageOptions) -> Result<DeltaTabl
     }
 }
 
-/// Opens a Delta table at a version or time (`VERSION AS OF`, `TIMESTAMP AS OF`), or its latest
-/// version. A version outside the table's history is a clear error.
-pub async fn open_delta_at(
-    url: &Url,
-    options: &StorageOptions,
-    as_of: Option<AsOf>,
-) -> Result<DeltaTable> {
-    let mut table = open_delta(url, options).await?;
-    let Some(as_of) = as_of else {
-        return Ok(table);
-    };
-    let version = crate::delta::history::resolve(&table, as_of).await?;
-    if table.version() != Some(version) {
-        table.load_version(version).await.map_err(|e| {
-            LakeError::Version(format!(
-                "version {version} is no longer available ({}); VACUUM or log cleanup removed it",
-                LakeError::from(e)
-            ))
-        })?;
-    }
-    Ok(table)
-}
-
-/// Opens `entry` at its latest version.
-pub async fn open(entry: &TableEntry) -> Result<DeltaTable> {
-    open_at(entry, None).await
-}
-
-/// Opens `entry` at `as_of`, or its latest version; errors name the table.
-pub async fn open_at(entry: &TableEntry, as_of: Option<AsOf>) -> Result<DeltaTable> {
-    open_delta_at(&entry.url, &entry.options, as_of)
-        .await
-        .map_err(|e| e.on_table(entry.name.clone()))
-}
-
-/// The table at `entry` for a write that may create it: loaded at its latest version when it
-/// exists, otherwise built but not loaded (a local folder is made for it).
-pub async fn open_for_write(entry: &TableEntry) -> Result<DeltaTable> {
-    let mut table = new_table(entry)?;
-    match table.load().await {
-        Ok(()) | Err(deltalake::DeltaTableError::NotATable(_)) => Ok(table),
-        Err(e) => Err(LakeError::from(e).on_table(entry.name.clone())),
-    }
-}
-
 /// The table at `entry`, built but not loaded (a local folder is made for it).
 pub fn new_table(entry: &TableEntry) -> Result<DeltaTable> {
     if entry.url.scheme() == "file" {
@@ -215,6 +171,7 @@ pub struct Warehouse {
     root: Url,
     options: StorageOptions,
     registry: registry::Registry,
+    cache: cache::TableCache,
 }
 
 impl Warehouse {
@@ -229,7 +186,60 @@ impl Warehouse {
             root,
             options,
             registry,
+            cache: cache::TableCache::new(true),
         }
+    }
+
+    /// The same warehouse, opening every table anew in each statement (`--no-table-cache`).
+    pub fn without_table_cache(mut self) -> Self {
+        self.cache = cache::TableCache::new(false);
+        self
+    }
+
+    /// Opens `entry` at its latest version (a snapshot kept from an earlier statement, brought
+    /// up to date).
+    pub async fn open(&self, entry: &TableEntry) -> Result<DeltaTable> {
+        self.cache
+            .latest(entry.url.as_str(), || {
+                open_delta(&entry.url, &entry.options)
+            })
+            .await
+            .map_err(|e| e.on_table(entry.name.clone()))
+    }
+
+    /// Opens `entry` at `as_of`, or its latest version; errors name the table.
+    pub async fn open_at(&self, entry: &TableEntry, as_of: Option<AsOf>) -> Result<DeltaTable> {
+        let mut table = self.open(entry).await?;
+        let Some(as_of) = as_of else {
+            return Ok(table);
+        };
+        let version = crate::delta::history::resolve(&table, as_of)
+            .await
+            .map_err(|e| e.on_table(entry.name.clone()))?;
+        if table.version() != Some(version) {
+            table.load_version(version).await.map_err(|e| {
+                LakeError::Version(format!(
+                    "{}: version {version} is no longer available ({}); VACUUM or log cleanup removed it",
+                    entry.name,
+                    LakeError::from(e)
+                ))
+            })?;
+        }
+        Ok(table)
+    }
+
+    /// The table at `entry` for a write that may create it: opened at its latest version when
+    /// it exists, otherwise built but not loaded (a local folder is made for it).
+    pub async fn open_for_write(&self, entry: &TableEntry) -> Result<DeltaTable> {
+        if is_delta_table(&entry.url, &entry.options).await? {
+            return self.open(entry).await;
+        }
+        new_table(entry)
+    }
+
+    /// Forgets what the session kept of `entry` (DROP TABLE).
+    pub fn forget(&self, entry: &TableEntry) {
+        self.cache.forget(entry.url.as_str());
     }
 
     /// The warehouse folder.

@@ -41,6 +41,11 @@ pub fn for_store(options: &StorageOptions) -> HashMap<String, String> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    for (k, v) in &out {
+        if crate::sql::redact::is_secret_key(k) {
+            crate::error::remember_secret(v);
+        }
+    }
     let endpoint = out
         .get("aws_endpoint_url")
         .or_else(|| out.get("aws_endpoint"))

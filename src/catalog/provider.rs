@@ -12,7 +12,7 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider, UrlTab
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 
-use super::{open_delta, parse_location, TableEntry, TableName, Warehouse, PATH_SCHEMA};
+use super::{parse_location, TableEntry, TableName, Warehouse, PATH_SCHEMA};
 use crate::error::LakeError;
 
 fn df_err(e: LakeError) -> DataFusionError {
@@ -20,10 +20,11 @@ fn df_err(e: LakeError) -> DataFusionError {
 }
 
 /// Opens the latest version of the Delta table of `entry` as a DataFusion table provider.
-pub async fn delta_provider(entry: &TableEntry) -> Result<Arc<dyn TableProvider>> {
-    let table = open_delta(&entry.url, &entry.options)
-        .await
-        .map_err(|e| df_err(e.on_table(entry.name.clone())))?;
+pub async fn delta_provider(
+    warehouse: &Warehouse,
+    entry: &TableEntry,
+) -> Result<Arc<dyn TableProvider>> {
+    let table = warehouse.open(entry).await.map_err(df_err)?;
     provider_of(&table, &entry.name).await
 }
 
@@ -159,7 +160,7 @@ impl SchemaProvider for WarehouseSchema {
             table: name.to_string(),
         };
         match self.warehouse.resolve(&name).await.map_err(df_err)? {
-            Some(entry) => Ok(Some(delta_provider(&entry).await?)),
+            Some(entry) => Ok(Some(delta_provider(&self.warehouse, &entry).await?)),
             None => Ok(None),
         }
     }
@@ -203,7 +204,7 @@ impl SchemaProvider for PathSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let entry = self.warehouse.at_location(name).map_err(df_err)?;
-        Ok(Some(delta_provider(&entry).await?))
+        Ok(Some(delta_provider(&self.warehouse, &entry).await?))
     }
 
     fn table_exist(&self, _name: &str) -> bool {
@@ -234,7 +235,7 @@ impl UrlTableFactory for LakeUrlTables {
                     options: options.clone(),
                     external: true,
                 };
-                return Ok(Some(delta_provider(&entry).await?));
+                return Ok(Some(delta_provider(&self.warehouse, &entry).await?));
             }
         }
         self.files.try_new(url).await

@@ -163,9 +163,13 @@ impl ObjectStore for Watched {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
+        // A HEAD is a probe (is this name a file?), not a read of a data file.
+        let probe = options.head;
         let r = self.inner.get_opts(location, options).await;
         if let Err(e) = &r {
-            self.missing.note(e);
+            if !probe {
+                self.missing.note(e);
+            }
         }
         r
     }

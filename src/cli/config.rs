@@ -6,6 +6,8 @@
 //! format = "table"
 //! max_rows = 40
 //! history_file = "~/.lakeshell_history"
+//! memory_limit = "4G"   # queries spill to temp_dir past it
+//! temp_dir = "/var/tmp/lakeshell"
 //!
 //! [storage]            # options for every object store; AWS_*/AZURE_*/GOOGLE_* env vars too
 //! aws_region = "us-east-1"
@@ -27,6 +29,10 @@ pub struct Config {
     pub format: Option<String>,
     pub max_rows: Option<usize>,
     pub history_file: Option<PathBuf>,
+    /// Memory for query execution (`4G`, `512M`).
+    pub memory_limit: Option<String>,
+    /// Where queries spill past the memory limit.
+    pub temp_dir: Option<PathBuf>,
     #[serde(default)]
     pub storage: StorageOptions,
 }

@@ -53,6 +53,15 @@ pub struct Cli {
     /// REPL history file (default ~/.lakeshell_history)
     #[arg(long, env = "LAKESHELL_HISTORY", global = true)]
     pub history_file: Option<PathBuf>,
+    /// Memory queries may use, e.g. 4G or 512M; past it they spill to disk (default: no limit)
+    #[arg(long, short = 'm', global = true, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Folder queries spill to when they pass the memory limit (default: the system's)
+    #[arg(long, short = 'd', global = true, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// Open every table anew in each statement, keeping no snapshot between statements
+    #[arg(long, global = true)]
+    pub no_table_cache: bool,
     /// The time now() and freshness checks use (e.g. 2026-11-21T06:00:00Z); default the clock
     #[arg(long, env = "LAKESHELL_NOW", global = true, value_name = "TIME")]
     pub now: Option<String>,
@@ -101,6 +110,7 @@ pub struct Settings {
     pub print: PrintOptions,
     pub continue_on_error: bool,
     pub history_file: Option<PathBuf>,
+    pub limits: crate::engine::Limits,
 }
 
 fn pairs(items: &[String], flag: &str) -> Result<Vec<(String, String)>> {
@@ -153,6 +163,23 @@ impl Settings {
             },
             continue_on_error: cli.continue_on_error,
             history_file: cli.history_file.clone().or(cfg.history_file),
+            limits: crate::engine::Limits {
+                memory: match cli.memory_limit.as_deref().or(cfg.memory_limit.as_deref()) {
+                    Some(m) => Some(
+                        datafusion::prelude::SessionContext::parse_capacity_limit(
+                            "--memory-limit",
+                            m,
+                        )
+                        .map_err(|_| {
+                            LakeError::Flag(format!(
+                                "--memory-limit takes a size such as 4G or 512M, got {m:?}"
+                            ))
+                        })?,
+                    ),
+                    None => None,
+                },
+                temp_dir: cli.temp_dir.clone().or(cfg.temp_dir),
+            },
         })
     }
 }
@@ -174,8 +201,15 @@ async fn run_inner(cli: Cli) -> Result<i32> {
     let stdin_tty = std::io::stdin().is_terminal();
     let interactive = cli.commands.is_empty() && cli.command.is_none() && stdin_tty;
     let settings = Settings::resolve(&cli, interactive)?;
-    let warehouse = Warehouse::new(settings.warehouse.clone(), settings.storage.clone());
-    let engine = Engine::new(warehouse, Vars::new(settings.vars.clone()))?;
+    let mut warehouse = Warehouse::new(settings.warehouse.clone(), settings.storage.clone());
+    if cli.no_table_cache {
+        warehouse = warehouse.without_table_cache();
+    }
+    let engine = Engine::with_limits(
+        warehouse,
+        Vars::new(settings.vars.clone()),
+        &settings.limits,
+    )?;
     if let Some(now) = &cli.now {
         engine.set_now(crate::engine::parse_now(now)?)?;
     }

@@ -158,7 +158,7 @@ impl Engine {
         }
         let table = text_arg(&args[0]).ok_or_else(usage)?;
         let entry = self.resolve_table(&TableName::from_text(&table)?).await?;
-        let opened = crate::catalog::open(&entry).await?;
+        let opened = self.warehouse.open(&entry).await?;
         let bound = |e: &Expr| -> Option<u64> {
             match e {
                 Expr::Value(v) => match &v.value {

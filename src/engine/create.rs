@@ -82,7 +82,7 @@ impl Engine {
                 self.open_and_serve(&opened, &target, super::served_name(&ct.name)?)
                     .await?
             } else {
-                catalog::open_for_write(&target).await?
+                self.warehouse.open_for_write(&target).await?
             };
             let plan = self.plan_query(&opened, &query).await?;
             let input = self.run_for_write(plan, opts).await?;
@@ -129,7 +129,7 @@ impl Engine {
         declared: &[crate::sql::Expectation],
         sql: &str,
     ) -> Result<u64> {
-        let table = catalog::open(target).await?;
+        let table = self.warehouse.open(target).await?;
         let stale: Vec<String> = crate::expectations::of_table(&table)?
             .iter()
             .map(|e| crate::expectations::property(e).0)
@@ -184,7 +184,7 @@ impl Engine {
             Some(v) => Some(self.version_spec(v).await?),
             None => None,
         };
-        let table = catalog::open_at(&source, as_of).await?;
+        let table = self.warehouse.open_at(&source, as_of).await?;
         let version = table.version().unwrap_or_default();
         let snapshot = table
             .snapshot()
@@ -206,7 +206,7 @@ impl Engine {
         let df = self.ctx.read_table(provider)?;
         let input = self.run_for_write(df.logical_plan().clone(), opts).await?;
         let req = WriteRequest {
-            table: catalog::open_for_write(&target).await?,
+            table: self.warehouse.open_for_write(&target).await?,
             commit: commit(&target, sql),
             mode: if exists {
                 WriteMode::Replace

@@ -29,7 +29,7 @@ fn json_text(v: Option<&Value>) -> Option<String> {
 impl Engine {
     pub(super) async fn describe(&self, stmt: DescribeStatement) -> Result<Outcome> {
         let entry = self.entry_for(stmt.table()).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         match stmt {
             DescribeStatement::History { limit, .. } => {
                 let history = read_history(&table, limit.map(|n| n as usize)).await?;

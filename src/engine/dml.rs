@@ -241,21 +241,6 @@ impl Engine {
                 .await?;
             check_columns(&table, &entry.name, &columns, "UPDATE")?;
             self.serve_references(&opened, &whole).await?;
-            // delta-rs refuses rows that break a constraint without naming it: the updated
-            // rows are checked first, one constraint at a time.
-            if let Some(broken) = self
-                .explain_violation(
-                    &opened,
-                    &table,
-                    &entry,
-                    &relation,
-                    &set,
-                    selection.as_deref(),
-                )
-                .await
-            {
-                return Err(broken);
-            }
             let (exprs, predicate) = self
                 .plan_over_target(
                     &opened,
@@ -267,22 +252,40 @@ impl Engine {
                 )
                 .await?;
             let assignments = columns.iter().cloned().zip(exprs).collect();
-            crate::delta::update::update(
+            let updated = crate::delta::update::update(
                 &self.state(),
-                table,
+                table.clone(),
                 commit(&entry, sql),
                 assignments,
                 predicate,
             )
-            .await
+            .await;
+            match updated {
+                Err(e) if !matches!(e, LakeError::Conflict(_)) => {
+                    // delta-rs refuses rows that break a constraint without naming it: the
+                    // updated rows are computed again and each constraint checked on its own.
+                    let broken = self
+                        .explain_violation(
+                            &opened,
+                            &table,
+                            &entry,
+                            &relation,
+                            &set,
+                            selection.as_deref(),
+                        )
+                        .await;
+                    Err(broken.unwrap_or(e))
+                }
+                done => done,
+            }
         })
         .await?;
         Ok(Outcome::Write(m))
     }
 
-    /// Which constraint an UPDATE would break, and a row that breaks it: the updated rows are
-    /// computed as a query (over the snapshot the UPDATE reads) and each constraint is checked
-    /// on its own. Nothing when no constraint is broken (or the table has none).
+    /// Which constraint an UPDATE broke, and a row that breaks it: the updated rows are
+    /// computed as a query (over the snapshot the UPDATE read) and each constraint is checked on
+    /// its own. Nothing when no constraint is broken (or the table has none).
     async fn explain_violation(
         &self,
         opened: &Opened,

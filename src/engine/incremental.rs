@@ -93,7 +93,7 @@ impl Engine {
         let entry = self
             .resolve_table(&crate::catalog::TableName::from_text(&table)?)
             .await?;
-        let opened = crate::catalog::open(&entry).await?;
+        let opened = self.warehouse.open(&entry).await?;
         let end = opened.version().unwrap_or_default();
         let full = || async {
             opened

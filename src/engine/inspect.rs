@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::{StreamExt, TryStreamExt};
 
 use super::{Engine, Outcome, Rows};
-use crate::catalog::{self, open_delta, TableEntry, TableName};
+use crate::catalog::{self, TableEntry, TableName};
 use crate::error::{LakeError, Result};
 
 /// One line of `\dt`.
@@ -52,7 +52,7 @@ impl Engine {
                 if pattern.is_some_and(|p| !glob_match(p, &entry.name)) {
                     continue;
                 }
-                let version = match open_delta(&entry.url, &entry.options).await {
+                let version = match self.warehouse().open(&entry).await {
                     Ok(t) => t.version(),
                     Err(_) => None,
                 };
@@ -105,9 +105,7 @@ impl Engine {
     /// `\d table`: column, type, nullable, partition column.
     pub async fn describe_table(&self, name: &str) -> Result<Outcome> {
         let entry = self.find_table(name).await?;
-        let table = open_delta(&entry.url, &entry.options)
-            .await
-            .map_err(|e| e.on_table(entry.name.clone()))?;
+        let table = self.warehouse().open(&entry).await?;
         let state = table.snapshot()?;
         let partitions: Vec<String> = state.metadata().partition_columns().to_vec();
         let provider = table.table_provider().await?;
@@ -152,7 +150,7 @@ impl Engine {
                     table: t.clone(),
                 };
                 if let Ok(Some(entry)) = self.warehouse().resolve(&name).await {
-                    if let Ok(table) = open_delta(&entry.url, &entry.options).await {
+                    if let Ok(table) = self.warehouse().open(&entry).await {
                         if let Ok(state) = table.snapshot() {
                             let cols = state
                                 .schema()

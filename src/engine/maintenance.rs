@@ -118,7 +118,7 @@ impl Engine {
         let to = self.version_spec(to).await?;
         task(opts, format!("RESTORE {} to {to}", entry.name));
         let m = super::retry::retrying(|| async {
-            let table = crate::catalog::open(&entry).await?;
+            let table = self.warehouse.open(&entry).await?;
             crate::delta::restore::restore(table, commit(&entry, sql), to).await
         })
         .await?;
@@ -141,7 +141,7 @@ impl Engine {
         }
         let cols: Vec<String> = zorder_by.iter().map(|c| c.value.clone()).collect();
         let m = super::retry::retrying(|| async {
-            let table = crate::catalog::open(&entry).await?;
+            let table = self.warehouse.open(&entry).await?;
             task(
                 opts,
                 format!(
@@ -207,7 +207,7 @@ impl Engine {
             true,
         ) && self.setting_bool("lakeshell.vacuum.retention_check", true);
         let m = super::retry::retrying(|| async {
-            let table = crate::catalog::open(&entry).await?;
+            let table = self.warehouse.open(&entry).await?;
             task(
                 opts,
                 format!(
@@ -251,7 +251,7 @@ impl Engine {
         opts: &ExecOptions,
     ) -> Result<Outcome> {
         let entry = self.entry_for(table).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         task(
             opts,
             format!("FSCK {}: checking {} files", entry.name, live(&table)),
@@ -301,7 +301,7 @@ impl Engine {
         sql: &str,
     ) -> Result<Outcome> {
         let entry = self.entry_for(table).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         Ok(Outcome::Write(
             constraints::add(
                 &self.state(),
@@ -323,7 +323,7 @@ impl Engine {
         sql: &str,
     ) -> Result<Outcome> {
         let entry = self.entry_for(table).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         let key = format!("{}{}", crate::expectations::PROPERTY_PREFIX, name.value);
         let is_expectation = table
             .snapshot()
@@ -354,7 +354,7 @@ impl Engine {
         sql: &str,
     ) -> Result<Outcome> {
         let entry = self.entry_for(table).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         Ok(Outcome::Write(
             properties::set(table, commit(&entry, sql), props).await?,
         ))
@@ -369,7 +369,7 @@ impl Engine {
         sql: &str,
     ) -> Result<Outcome> {
         let entry = self.entry_for(table).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         Ok(Outcome::Write(
             properties::unset(table, commit(&entry, sql), keys, if_exists).await?,
         ))
@@ -384,7 +384,7 @@ impl Engine {
     ) -> Result<Outcome> {
         let entry = self.entry_for(table).await?;
         let fields = self.struct_fields(cols).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         Ok(Outcome::Write(
             columns::add(table, commit(&entry, sql), fields).await?,
         ))
@@ -398,7 +398,7 @@ impl Engine {
         sql: &str,
     ) -> Result<Outcome> {
         let entry = self.entry_for(table).await?;
-        let table = crate::catalog::open(&entry).await?;
+        let table = self.warehouse.open(&entry).await?;
         Ok(Outcome::Write(
             columns::drop_not_null(table, commit(&entry, sql), &column.value).await?,
         ))
@@ -426,7 +426,7 @@ impl Engine {
         e: &Expectation,
         sql: &str,
     ) -> Result<crate::delta::WriteMetrics> {
-        let table = crate::catalog::open(entry).await?;
+        let table = self.warehouse.open(entry).await?;
         let snapshot = table
             .snapshot()
             .map_err(crate::delta::on_table(&entry.name))?;

@@ -1,9 +1,10 @@
 //! `MERGE INTO`: resolves the target, plans the source, expands `UPDATE SET *` / `INSERT *` to
-//! the target's columns, and refuses (before writing anything) a MERGE where one target row
-//! would be updated or deleted by several source rows, naming the ON columns' values of one such
-//! row. Insert-only MERGEs allow duplicate source rows, as in Databricks. The target is opened
-//! once per attempt: the ambiguity check, the source (when it reads the target) and delta-rs's
-//! merge read the same snapshot.
+//! the target's columns and hands the MERGE to delta-rs. When delta-rs refuses it, the cause is
+//! found and named: one target row updated or deleted by several source rows (with the ON
+//! columns' values of one such row), or a row that breaks a constraint. Insert-only MERGEs
+//! allow duplicate source rows, as in Databricks. The target is opened once per attempt: the
+//! ambiguity check, the source (when it reads the target) and delta-rs's merge read the same
+//! snapshot.
 
 use std::sync::Arc;
 
@@ -208,20 +209,10 @@ impl Engine {
             }
             super::dml::check_columns(&table, &entry.name, &named, "MERGE INTO")?;
         }
-        self.check_unique_matches(&opened, stmt, &table, entry, &target_alias, &source)
-            .await?;
-        // delta-rs refuses rows that break a constraint without naming it: the merged rows are
-        // checked first, one constraint at a time.
-        if let Some(broken) = self
-            .explain_merge_violation(&opened, &table, entry, stmt, &source_query)
-            .await
-        {
-            return Err(broken);
-        }
         let plan = MergePlan {
-            source,
+            source: source.clone(),
             source_alias,
-            target_alias,
+            target_alias: target_alias.clone(),
             on: stmt.on.to_string(),
             clauses,
             schema_evolution: stmt.schema_evolution,
@@ -230,8 +221,23 @@ impl Engine {
             table: &entry.name,
             sql: Some(sql),
         };
-        let m = crate::delta::merge::merge(&self.state(), table, commit, plan).await?;
-        Ok((m, enforcement))
+        match crate::delta::merge::merge(&self.state(), table.clone(), commit, plan).await {
+            Ok(m) => Ok((m, enforcement)),
+            Err(LakeError::Conflict(c)) => Err(LakeError::Conflict(c)),
+            Err(e) => {
+                // delta-rs refuses an ambiguous MERGE and rows that break a constraint, but
+                // names neither the row nor the constraint: find them, over the same snapshots.
+                self.check_unique_matches(&opened, stmt, &table, entry, &target_alias, &source)
+                    .await?;
+                match self
+                    .explain_merge_violation(&opened, &table, entry, stmt, &source_query)
+                    .await
+                {
+                    Some(broken) => Err(broken),
+                    None => Err(e),
+                }
+            }
+        }
     }
 
     /// The target's row expectations, enforced on the MERGE source's rows (by column name)
@@ -363,7 +369,7 @@ impl Engine {
         )))
     }
 
-    /// Which constraint the MERGE would break, and a row that breaks it: each MATCHED UPDATE
+    /// Which constraint the MERGE breaks, and a row that breaks it: each MATCHED UPDATE
     /// and NOT MATCHED INSERT clause's rows are computed over the snapshots the MERGE reads, and
     /// each constraint is checked on them. Nothing when none is broken (or there are none).
     async fn explain_merge_violation(

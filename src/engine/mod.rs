@@ -16,6 +16,7 @@ mod plan;
 pub mod progress;
 mod quality;
 mod retry;
+mod scan_rules;
 
 use std::sync::Arc;
 
@@ -72,6 +73,17 @@ pub struct ExecOptions {
     pub checks_only: bool,
 }
 
+/// What a session may use: memory (queries spill to disk past it, or fail naming it) and where
+/// they spill. `SET datafusion.runtime.memory_limit` and `datafusion.runtime.temp_directory`
+/// change them in a session.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Bytes of memory for query execution; None: no limit.
+    pub memory: Option<usize>,
+    /// The folder spill files go to; None: the system's temporary folder.
+    pub temp_dir: Option<std::path::PathBuf>,
+}
+
 /// A lakeshell session: DataFusion with the warehouse catalog, path-addressed tables and object
 /// stores for any URL.
 pub struct Engine {
@@ -98,7 +110,12 @@ pub struct Engine {
 
 impl Engine {
     /// A session over `warehouse`, substituting `vars` into statements.
-    pub fn new(warehouse: Warehouse, mut vars: Vars) -> Result<Self> {
+    pub fn new(warehouse: Warehouse, vars: Vars) -> Result<Self> {
+        Self::with_limits(warehouse, vars, &Limits::default())
+    }
+
+    /// The same, with a memory limit and a spill folder.
+    pub fn with_limits(warehouse: Warehouse, mut vars: Vars, limits: &Limits) -> Result<Self> {
         crate::delta::commit_check::install();
         let run_id = uuid::Uuid::new_v4().to_string();
         vars.set_default("run_id", &run_id);
@@ -108,16 +125,17 @@ impl Engine {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, DEFAULT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
-            // delta-rs's workaround: hash-join IN-list pushdown can panic on dictionary keys.
-            .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
-            .set_usize(
-                "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
-                0,
-            )
             // INT96 timestamps (older Spark, Databricks) as microseconds: nanoseconds overflow
             // past the year 2262, and real tables hold 9999-12-31.
             .set_str("datafusion.execution.parquet.coerce_int96", "us");
-        let runtime = RuntimeEnvBuilder::new()
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = limits.memory {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        if let Some(dir) = &limits.temp_dir {
+            runtime = runtime.with_temp_file_path(dir);
+        }
+        let runtime = runtime
             .with_object_store_registry(Arc::new(LakeStores::new(
                 warehouse.options().clone(),
                 Arc::clone(&missing),
@@ -127,6 +145,14 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_physical_optimizer_rules(
+                std::iter::once(Arc::new(scan_rules::PushdownAsConfigured)
+                    as Arc<
+                        dyn datafusion::physical_optimizer::PhysicalOptimizerRule + Send + Sync,
+                    >)
+                .chain(datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules)
+                .collect(),
+            )
             // delta-rs plans its writes with extension nodes only its planner executes.
             .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
             .build();
@@ -203,8 +229,38 @@ impl Engine {
                 _ => false,
             }
         }
+        // The first DataFusion error in the chain is often a wrapper (a shared or external
+        // error): look at each.
+        let exhausted = crate::error::chain(&e).find_map(|e| {
+            match e.downcast_ref::<datafusion::error::DataFusionError>() {
+                Some(datafusion::error::DataFusionError::ResourcesExhausted(cause)) => Some(cause),
+                _ => None,
+            }
+        });
+        if let Some(cause) = exhausted {
+            use datafusion::execution::memory_pool::MemoryLimit;
+            let limit = match self.state().runtime_env().memory_pool.memory_limit() {
+                MemoryLimit::Finite(n) => crate::output::progress::human_bytes(n as u64),
+                _ => "this machine's memory".into(),
+            };
+            // DataFusion lists the top consumers first; the failed allocation is the news.
+            let cause = cause.rsplit("Error: ").next().unwrap_or(cause);
+            return LakeError::MemoryLimit {
+                limit,
+                cause: cause.to_string(),
+            };
+        }
+        // Only a failure that is about a file not found: a query that failed for another
+        // reason after some read missed a file keeps its own error.
+        let about_a_missing_file = |path: &str| {
+            let text = e.to_string();
+            let name = path.rsplit('/').next().unwrap_or(path);
+            text.contains(name) || text.contains("not found") || text.contains("No such file")
+        };
         match self.missing.first() {
-            Some(path) if from_a_read(&e) => LakeError::MissingFile(path),
+            Some(path) if from_a_read(&e) && about_a_missing_file(&path) => {
+                LakeError::MissingFile(path)
+            }
             _ => e,
         }
     }
@@ -517,6 +573,7 @@ impl Engine {
                     done.push(format!("unregistered {} (its files are kept)", entry.name));
                 }
                 Some(entry) => {
+                    self.warehouse.forget(&entry);
                     inspect::delete_folder(&entry).await?;
                     done.push(format!("dropped {} and deleted its files", entry.name));
                 }

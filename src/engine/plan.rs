@@ -111,7 +111,7 @@ impl Engine {
         let latest = match cached(None)? {
             Some(t) => t,
             None => {
-                let t = catalog::open(entry).await?;
+                let t = self.warehouse.open(entry).await?;
                 opened
                     .deltas
                     .lock()

@@ -143,7 +143,7 @@ impl Engine {
             }],
             schema_evolution: true,
         };
-        let table = catalog::open(quarantine).await?;
+        let table = self.warehouse.open(quarantine).await?;
         let commit = Commit {
             table: &quarantine.name,
             sql: Some("QUARANTINE"),
@@ -182,7 +182,7 @@ impl Engine {
         super::retry::retrying(|| async {
             let stream = MemoryStream::try_new(batches.clone(), Arc::clone(&schema), None)?;
             let req = WriteRequest {
-                table: catalog::open_for_write(entry).await?,
+                table: self.warehouse.open_for_write(entry).await?,
                 commit: Commit {
                     table: &entry.name,
                     sql: None,
@@ -223,7 +223,7 @@ impl Engine {
                     .map(crate::delta::AsOf::Version)
             }),
         };
-        let table = catalog::open_at(&entry, as_of).await?;
+        let table = self.warehouse.open_at(&entry, as_of).await?;
         let version = table.version().unwrap_or_default();
         // Every query of the check reads this snapshot: the table is opened once.
         let opened = Opened::default();

@@ -247,7 +247,8 @@ fn strip_sql_prefix(s: &str) -> String {
         .trim_start_matches("ParserError(\"")
         .trim_start_matches("sql parser error: ")
         .trim_end_matches("\")")
-        .to_string()
+        // sqlparser's "found: x at Line: 1" gains a second "at" on its way through DataFusion.
+        .replace(" at at Line", " at Line")
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ impl Vars {
             let value = self
                 .lookup(name)
                 .ok_or_else(|| LakeError::UndefinedVariable(name.into()))?;
+            if super::redact::is_secret_key(name) {
+                crate::error::remember_secret(&value);
+            }
             out.push_str(&value);
             rest = &after[end + 1..];
         }

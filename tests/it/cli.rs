@@ -159,6 +159,92 @@ fn variables_come_from_flags_and_environment() {
 }
 
 #[test]
+fn memory_limit_spills_or_names_the_limit() {
+    let d = tmp();
+    let spill = d.path().join("spill");
+    std::fs::create_dir(&spill).unwrap();
+    // A sort of 2M rows past a 16 MiB limit spills to --temp-dir and finishes.
+    let out = run_ok(lakeshell(d.path()).arg("-m").arg("16M").arg("-d").arg(&spill).args([
+        "-f",
+        "csv",
+        "-c",
+        "SELECT sum(v * r) AS s FROM (SELECT value AS v, row_number() OVER (ORDER BY random()) AS r FROM generate_series(1, 2000000))",
+    ]));
+    assert!(stdout(&out).starts_with("s\n"), "{}", stdout(&out));
+    // A hash join's build side cannot spill: one line naming the limit, exit 1.
+    let join = "SELECT count(*) FROM generate_series(1, 3000000) a JOIN generate_series(1, 3000000) b ON a.value = b.value";
+    let out = lakeshell(d.path())
+        .args(["--memory-limit", "2M", "-c", join])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(": the query needs more memory than the limit of 2.0 MiB (Failed to allocate"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // The same limit set in the session.
+    let out = lakeshell(d.path())
+        .args([
+            "-c",
+            "SET datafusion.runtime.memory_limit = '2M'",
+            "-c",
+            join,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("more memory than the limit of 2.0 MiB"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = lakeshell(d.path())
+        .args(["-m", "lots", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--memory-limit takes a size such as 4G or 512M"));
+}
+
+#[test]
+fn errors_never_show_a_secret_or_a_backtrace() {
+    let d = tmp();
+    run_ok(lakeshell(d.path()).args([
+        "-q",
+        "-c",
+        "CREATE TABLE t AS SELECT 1 AS a; INSERT INTO t VALUES (2)",
+    ]));
+    // A commit cut short (a torn write): the Delta kernel's error carries a captured backtrace
+    // when RUST_BACKTRACE is set.
+    let commit = d
+        .path()
+        .join("lakehouse/default/t/_delta_log/00000000000000000001.json");
+    let text = std::fs::read_to_string(&commit).unwrap();
+    std::fs::write(&commit, &text[..text.len() / 2]).unwrap();
+    // A parse error quotes the token where a secret was substituted; a registration names a
+    // literal secret.
+    for sql in [
+        "SELECT 1 FROM t WHERE a = ${LAKESHELL_TEST_SECRET} )",
+        "CREATE EXTERNAL TABLE ext.x STORED AS DELTA LOCATION '/nonexistent/lakeshell/t' OPTIONS ('aws_secret_access_key' 'literal-s3cr3t-99')",
+        "SELECT * FROM t",
+    ] {
+        let out = lakeshell(d.path())
+            .env("LAKESHELL_TEST_SECRET", "hunter2-very-secret")
+            .env("RUST_BACKTRACE", "1")
+            .args(["-c", sql])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {err}");
+        assert!(!err.contains("hunter2-very-secret"), "{err}");
+        assert!(!err.contains("literal-s3cr3t-99"), "{err}");
+        assert!(!err.contains("backtrace") && !err.contains("   0: "), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
 fn sql_on_stdin() {
     let d = tmp();
     let mut child = lakeshell(d.path())
