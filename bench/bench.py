@@ -425,6 +425,29 @@ def session(work, bin_, runs, failures):
 ON_KEYS = "t.l_orderkey = s.l_orderkey AND t.l_linenumber = s.l_linenumber"
 
 
+def changes(work, bin_, runs, scale, failures):
+    """Workload 6: what this version's changes buy, query by query, on lakeshell's tables: the
+    22 queries as the timed run has them (`-c`), with Parquet filter pushdown forced on as
+    delta-rs's scan has it (`SET datafusion.execution.parquet.pushdown_filters = true`: the
+    setting lakeshell now keeps), and as `lakeshell run q.sql` (which logs the run in
+    lakeshell.run_log). The earlier report (`--before`, a results .json) adds its lakeshell
+    column: the binary before all of them."""
+    wh = os.path.join(work, "wh-changes")
+    shutil.copytree(os.path.join(work, "by-lakeshell"), wh, dirs_exist_ok=True)
+    out = {}
+    for nr, sql, path in queries(work):
+        name = "q%02d" % nr
+        row = {"now": lakeshell(bin_, LIMITS + ["-q", "-f", "csv", "-w", wh, "-c", sql], runs),
+               "forced pushdown": lakeshell(bin_, LIMITS + ["-q", "-f", "csv", "-w", wh, "-c",
+                                            "SET datafusion.execution.parquet.pushdown_filters = true", "-c", sql], runs),
+               "run (run log)": lakeshell(bin_, LIMITS + ["-q", "-f", "csv", "-w", wh, "run", path], runs)}
+        for r in row.values():
+            r.pop("rows", None)
+        out[name] = row
+        print("bench: %s changes done" % name, file=sys.stderr)
+    return out
+
+
 def merge(work, bin_, runs, scale, failures):
     """Workload 2: MERGE of ~15% of lineitem's rows (2/3 matching keys, 1/3 new), spread over
     the whole table."""
@@ -805,6 +828,40 @@ def report(args, res, failures):
     if "export" in res:
         lines.append(table("5. Export to CSV", [(t, res["export"][t]) for t in ["orders", "lineitem"]], ["lakeshell", "duckdb"],
                            res["export"].get("_about")))
+    if "changes" in res:
+        before = {}
+        if args.before and os.path.exists(args.before):
+            with open(args.before) as f:
+                old = json.load(f)
+            before = {k.split("/")[1]: v.get("lakeshell") for k, v in old.get("tpch", {}).items()
+                      if k.startswith("lakeshell/")}
+        cols = ["before"] if before else []
+        cols += ["run (run log)", "forced pushdown", "now"]
+        lines += ["### 6. What the changes bought, query by query", "",
+                  "lakeshell alone, on its own tables. \"before\": the previous report's lakeshell "
+                  "(glibc malloc, filter pushdown forced by delta-rs's scan, `lakeshell run`, no snapshot cache). "
+                  "\"run (run log)\": this binary as `lakeshell run q.sql`, which commits a row to lakeshell.run_log. "
+                  "\"forced pushdown\": this binary with `SET datafusion.execution.parquet.pushdown_filters = true`, "
+                  "as delta-rs's scan forces it. \"now\": `lakeshell -c`, as the TPC-H table above. "
+                  "Cells are the best of the runs; the last columns are now / forced pushdown and now / before.", "",
+                  "| query | " + " | ".join(cols) + " | now / forced pushdown |" + (" now / before |" if before else ""),
+                  "|---" * (len(cols) + 2 + (1 if before else 0)) + "|"]
+        tot = {c: 0.0 for c in cols}
+        for q, row in sorted(res["changes"].items()):
+            row = dict(row)
+            if before:
+                row["before"] = before.get(q) or {}
+            cells = []
+            for c in cols:
+                r = row.get(c) or {}
+                cells.append("%.3f s" % r["best"] if r.get("ok") else "failed")
+                tot[c] += r["best"] if r.get("ok") else float("nan")
+            f = lambda a, b: "%.2f" % (row[a]["best"] / row[b]["best"]) if row.get(a, {}).get("ok") and row.get(b, {}).get("ok") else "n/a"
+            lines.append("| %s | %s | %s |%s" % (q, " | ".join(cells), f("now", "forced pushdown"),
+                                                (" %s |" % f("now", "before")) if before else ""))
+        lines.append("| total | %s | %.2f |%s" % (" | ".join("%.2f s" % tot[c] for c in cols), tot["now"] / tot["forced pushdown"],
+                                                (" %.2f |" % (tot["now"] / tot["before"])) if before else ""))
+        lines.append("")
     lines.append(targets(res))
     lines.append("## Checks\n")
     lines.append("All answers agree." if not failures else "\n".join("- FAILED: " + f for f in failures))
@@ -823,7 +880,8 @@ def main():
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     p.add_argument("--lakeshell", required=True)
     p.add_argument("--memory-limit", default=None, help="lakeshell's --memory-limit for every workload (4G, 512M)")
-    p.add_argument("--only", default=None, help="comma-separated workloads to run (tpch,session,merge,merge_clustered,compaction,startup,export)")
+    p.add_argument("--before", default=None, help="an earlier run's results .json, for the changes workload")
+    p.add_argument("--only", default=None, help="comma-separated workloads to run (tpch,session,merge,merge_clustered,compaction,startup,export,changes)")
     args = p.parse_args()
     if args.memory_limit:
         LIMITS.extend(["--memory-limit", args.memory_limit])
@@ -841,12 +899,14 @@ def main():
     if want("session"):
         res["session"] = session(work, args.lakeshell, args.runs, failures)
     for key, fn in [("merge", merge), ("merge_clustered", merge_clustered), ("compaction", compaction),
-                    ("startup", startup), ("export", export)]:
-        if want(key):
+                    ("startup", startup), ("export", export), ("changes", changes)]:
+        # The changes workload is an extra: it runs only when asked for.
+        if want(key) and (key != "changes" or only):
             res[key] = fn(work, args.lakeshell, args.runs, args.scale, failures)
     text = report(args, res, failures)
     os.makedirs(args.out, exist_ok=True)
-    name = "smoke-sf%s.md" % args.scale if args.smoke else "sf%s.md" % args.scale
+    name = ("smoke-sf%s" % args.scale if args.smoke else "sf%s" % args.scale) + \
+        ("-" + "-".join(sorted(only)) if only else "") + ".md"
     with open(os.path.join(args.out, name), "w") as f:
         f.write(text)
     with open(os.path.join(args.out, name.replace(".md", ".json")), "w") as f:

@@ -17,6 +17,7 @@ pub mod progress;
 mod quality;
 mod retry;
 mod scan_rules;
+mod semi_join;
 
 use std::sync::Arc;
 
@@ -145,6 +146,7 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_optimizer_rule(Arc::new(semi_join::SelectiveSemiJoinFirst))
             .with_physical_optimizer_rules(
                 std::iter::once(Arc::new(scan_rules::PushdownAsConfigured)
                     as Arc<
