@@ -216,15 +216,7 @@ impl Warehouse {
         let version = crate::delta::history::resolve(&table, as_of)
             .await
             .map_err(|e| e.on_table(entry.name.clone()))?;
-        if table.version() != Some(version) {
-            table.load_version(version).await.map_err(|e| {
-                LakeError::Version(format!(
-                    "{}: version {version} is no longer available ({}); VACUUM or log cleanup removed it",
-                    entry.name,
-                    LakeError::from(e)
-                ))
-            })?;
-        }
+        load_version(&mut table, &entry.name, version).await?;
         Ok(table)
     }
 
@@ -424,6 +416,20 @@ pub fn check_name(name: &str) -> Result<()> {
             "bad name {name:?}: schema and table names are letters, digits, _ and -"
         )))
     }
+}
+
+/// Moves `table` (the table `name`) to `version`, unless it is there; a version whose log or
+/// files are gone is an error that says so.
+pub async fn load_version(table: &mut DeltaTable, name: &str, version: u64) -> Result<()> {
+    if table.version() != Some(version) {
+        table.load_version(version).await.map_err(|e| {
+            LakeError::Version(format!(
+                "{name}: version {version} is no longer available ({}); VACUUM or log cleanup removed it",
+                LakeError::from(e)
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

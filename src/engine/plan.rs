@@ -130,15 +130,7 @@ impl Engine {
             return Ok(t);
         }
         let mut at = latest;
-        if at.version() != Some(version) {
-            at.load_version(version).await.map_err(|e| {
-                LakeError::Version(format!(
-                    "{}: version {version} is no longer available ({}); VACUUM or log cleanup removed it",
-                    entry.name,
-                    LakeError::from(e)
-                ))
-            })?;
-        }
+        crate::catalog::load_version(&mut at, &entry.name, version).await?;
         opened
             .deltas
             .lock()
