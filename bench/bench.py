@@ -561,7 +561,8 @@ def export(work, bin_, runs, scale, failures):
             row["lakeshell"]["lines"] = lines
         else:
             failures.append("CSV export of %s: lakeshell failed: %s" % (t, row["lakeshell"]["error"]))
-        os.remove(dest) if os.path.exists(dest) else None
+        if os.path.exists(dest):
+            os.remove(dest)
         ddest = os.path.join(work, "export-%s-duckdb.csv" % t)
         row["duckdb"] = spawn_worker({"engine": "duckdb", "kind": "export", "runs": runs,
                                       "table": table_paths(work, "lakeshell")[t], "to": ddest})

@@ -71,12 +71,7 @@ fn is_having_subquery(plan: &LogicalPlan) -> bool {
     match plan {
         LogicalPlan::SubqueryAlias(a) => is_having_subquery(&a.input),
         LogicalPlan::Projection(p) => is_having_subquery(&p.input),
-        LogicalPlan::Filter(f) => {
-            matches!(
-                f.input.as_ref(),
-                LogicalPlan::Aggregate(_) | LogicalPlan::Projection(_)
-            ) && has_aggregate(&f.input)
-        }
+        LogicalPlan::Filter(f) => has_aggregate(&f.input),
         _ => false,
     }
 }
