@@ -205,12 +205,49 @@ def vm_hwm_kib(pid):
     return 0
 
 
+def memory_cap_kib():
+    """A peer may use up to 3/4 of this machine's memory: past it the worker is stopped and the
+    query reported as out of memory, rather than the machine's out-of-memory killer ending the
+    whole run."""
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) * 3 // 4
+    except OSError:
+        return None
+
+
+def vm_rss_kib(pid):
+    try:
+        with open("/proc/%s/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def spawn_worker(spec):
-    p = subprocess.run([sys.executable, __file__, "worker", json.dumps(spec)],
-                       capture_output=True, text=True)
+    import tempfile
+    cap = memory_cap_kib()
+    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+        p = subprocess.Popen([sys.executable, __file__, "worker", json.dumps(spec)], stdout=so, stderr=se)
+        over = False
+        while p.poll() is None:
+            if cap and vm_rss_kib(p.pid) > cap:
+                p.kill()
+                p.wait()
+                over = True
+                break
+            time.sleep(0.02)
+        so.seek(0)
+        se.seek(0)
+        stdout, stderr = so.read().decode(), se.read().decode()
+    if over:
+        return {"ok": False, "error": "out of memory: stopped past %.1f GiB" % (cap / 1024 / 1024)}
     if p.returncode != 0:
-        return {"ok": False, "error": (p.stderr.strip().splitlines() or ["worker failed"])[-1][:300]}
-    return json.loads(p.stdout.strip().splitlines()[-1])
+        return {"ok": False, "error": (stderr.strip().splitlines() or ["worker failed"])[-1][:300]}
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------- lakeshell (its binary)
@@ -667,7 +704,7 @@ def cell(r):
     if not r:
         return "n/a"
     if not r.get("ok"):
-        return "unsupported"
+        return "out of memory" if str(r.get("error", "")).startswith("out of memory") else "unsupported"
     mark = "" if r.get("correct", True) else " WRONG"
     return "%.3f s, %.0f MiB%s" % (r["best"], r["rss_mib"], mark)
 
