@@ -252,12 +252,12 @@ impl Engine {
                 cause: cause.to_string(),
             };
         }
-        // Only a failure that is about a file not found: a query that failed for another
-        // reason after some read missed a file keeps its own error.
+        // Only a failure that is about a file not found (a storage NotFound in its chain, or
+        // text naming the file, where a reader wrapped the error in a string): a query that
+        // failed for another reason after some read missed a file keeps its own error.
         let about_a_missing_file = |path: &str| {
-            let text = e.to_string();
             let name = path.rsplit('/').next().unwrap_or(path);
-            text.contains(name) || text.contains("not found") || text.contains("No such file")
+            crate::error::missing_object(&e).is_some() || e.to_string().contains(name)
         };
         match self.missing.first() {
             Some(path) if from_a_read(&e) && about_a_missing_file(&path) => {
