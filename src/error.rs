@@ -35,8 +35,16 @@ pub enum LakeError {
     #[error("undefined variable ${{{0}}}: pass --var {0}=VALUE or set it in the environment")]
     UndefinedVariable(String),
     /// A table name that resolves to nothing.
-    #[error("table not found: {name} (looked in {looked_in}); \\dt lists the tables")]
-    TableNotFound { name: String, looked_in: String },
+    #[error(
+        "table not found: {name} (looked in {looked_in}); {}",
+        did_you_mean(suggestion)
+    )]
+    TableNotFound {
+        name: String,
+        looked_in: String,
+        /// The closest known name, when one is close.
+        suggestion: Option<String>,
+    },
     /// A location without a Delta log.
     #[error("not a Delta table: {0} (no _delta_log folder there)")]
     NotDelta(String),
@@ -300,6 +308,14 @@ impl From<std::io::Error> for LakeError {
             path: None,
             source,
         }
+    }
+}
+
+/// The end of a not-found line: a guess when there is one, else where to look.
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(name) => format!("did you mean {name}?"),
+        None => "\\dt lists the tables".into(),
     }
 }
 

@@ -293,6 +293,7 @@ impl Warehouse {
             .ok_or_else(|| LakeError::TableNotFound {
                 name: name.to_string(),
                 looked_in: display_url(&self.root),
+                suggestion: None,
             })
     }
 

@@ -276,7 +276,10 @@ impl Engine {
     ) -> Result<Outcome> {
         self.drop_pending();
         self.missing.clear();
-        let out = self.dispatch(raw, stmt, opts).await;
+        let out = match self.dispatch(raw, stmt, opts).await {
+            Err(e) => Err(self.suggest(e).await),
+            ok => ok,
+        };
         match &out {
             Ok(_) => self.record_positions().await?,
             Err(_) => self.drop_pending(),
@@ -568,6 +571,7 @@ impl Engine {
                     return Err(LakeError::TableNotFound {
                         name: name.to_string(),
                         looked_in: catalog::display_url(self.warehouse.root()),
+                        suggestion: None,
                     })
                 }
                 Some(entry) if entry.external => {
@@ -586,6 +590,39 @@ impl Engine {
         } else {
             done.join("\n")
         }))
+    }
+
+    /// `e` with a "did you mean" when it is about a table not found and a known table's name
+    /// is close to it.
+    async fn suggest(&self, e: LakeError) -> LakeError {
+        match e {
+            LakeError::TableNotFound {
+                name,
+                looked_in,
+                suggestion: None,
+            } => {
+                let known: Vec<String> = match self.names().await {
+                    Ok(names) => names
+                        .iter()
+                        .flat_map(|(s, ts)| ts.iter().map(move |t| format!("{s}.{t}")))
+                        .collect(),
+                    Err(_) => vec![],
+                };
+                let suggestion =
+                    crate::sql::names::closest_table(&name, known.iter().map(String::as_str))
+                        .map(str::to_string);
+                LakeError::TableNotFound {
+                    name,
+                    looked_in,
+                    suggestion,
+                }
+            }
+            LakeError::OnTable { table, source } => LakeError::OnTable {
+                table,
+                source: Box::new(Box::pin(self.suggest(*source)).await),
+            },
+            e => e,
+        }
     }
 
     /// Refreshes and returns schema -> table names.

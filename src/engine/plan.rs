@@ -366,6 +366,7 @@ impl ContextProvider for Served<'_> {
             DataFusionError::External(Box::new(LakeError::TableNotFound {
                 name: shown,
                 looked_in: self.warehouse.clone(),
+                suggestion: None,
             }))
         })
     }

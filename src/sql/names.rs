@@ -113,6 +113,34 @@ impl std::fmt::Display for TableName {
     }
 }
 
+/// The name among `known` (qualified `schema.table`) closest to `wanted`, a mistyped table name,
+/// for a "did you mean" hint: at most one edit per three characters (and at least one), and none
+/// for an exact match. An unqualified `wanted` (in the default schema) also matches a table of
+/// the same name in any schema.
+pub fn closest_table<'a>(
+    wanted: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let bare = wanted
+        .strip_prefix(&format!("{DEFAULT_SCHEMA}."))
+        .unwrap_or(wanted);
+    let unqualified = !bare.contains('.');
+    known
+        .into_iter()
+        .filter(|k| *k != wanted)
+        .map(|k| {
+            let mut d = strsim::damerau_levenshtein(wanted, k);
+            if unqualified {
+                let table = k.rsplit('.').next().unwrap_or(k);
+                d = d.min(strsim::damerau_levenshtein(bare, table));
+            }
+            (d, k)
+        })
+        .filter(|(d, _)| *d <= (bare.chars().count() / 3).max(1))
+        .min_by_key(|(d, k)| (*d, k.len()))
+        .map(|(_, k)| k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +177,27 @@ mod tests {
             TableName::Path("s3://b/t".into())
         );
         assert!(TableName::from_parts(&["a".into(), "b".into(), "c".into()]).is_err());
+    }
+
+    #[test]
+    fn suggests_the_closest_table_name() {
+        let known = [
+            "silver.orders",
+            "silver.customers",
+            "gold.revenue",
+            "default.orders",
+        ];
+        let k = || known.iter().copied();
+        assert_eq!(closest_table("silver.ordrs", k()), Some("silver.orders"));
+        assert_eq!(closest_table("silver.orders", k()), None);
+        assert_eq!(closest_table("gold.revenu", k()), Some("gold.revenue"));
+        // A bare name finds its table in any schema.
+        assert_eq!(
+            closest_table("default.customer", k()),
+            Some("silver.customers")
+        );
+        // Too far from everything: no guess.
+        assert_eq!(closest_table("default.zzz", k()), None);
+        assert_eq!(closest_table("silver.x", k()), None);
     }
 }
