@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::error::{LakeError, Result};
-use crate::output::Format;
+use crate::output::{Expanded, Format};
 
 /// A meta command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +26,22 @@ pub enum Meta {
     Include(PathBuf),
     /// `\o [FILE]`: send results to FILE, or back to the terminal.
     Output(Option<PathBuf>),
+    /// `\types [on|off]`: column types under the names (no argument toggles).
+    Types(Option<bool>),
+    /// `\x [on|off|auto]`: expanded display, one line per column (no argument toggles).
+    Expanded(Option<Expanded>),
+    /// `\pager [on|off]`: results taller than the screen go through `$PAGER` (or `less -S`).
+    Pager(Option<bool>),
+    /// `\highlight [on|off]`: syntax highlighting at the prompt.
+    Highlight(Option<bool>),
+    /// `\history [N]`: the last N statements (all without N), secrets redacted. Prompt only.
+    History(Option<usize>),
+    /// `\e`: edit the current or last statement in `$EDITOR`, then run it. Prompt only.
+    Edit,
 }
 
 /// Every meta command with its one-line help, for `\?` and completion.
-pub const COMMANDS: [(&str, &str); 10] = [
+pub const COMMANDS: [(&str, &str); 16] = [
     ("\\?", "show this help"),
     ("\\q", "quit (Ctrl-D works too)"),
     (
@@ -53,6 +65,24 @@ pub const COMMANDS: [(&str, &str); 10] = [
     (
         "\\o",
         "[FILE]  send results to FILE; \\o alone sends them back here",
+    ),
+    (
+        "\\types",
+        "[on|off]  column types under the names (on a terminal)",
+    ),
+    (
+        "\\x",
+        "[on|off|auto]  expanded display, one line per column; auto when rows are too wide",
+    ),
+    (
+        "\\pager",
+        "[on|off]  results taller than the screen through $PAGER (or less -S)",
+    ),
+    ("\\highlight", "[on|off]  syntax highlighting at the prompt"),
+    ("\\history", "[N]  the last N statements (secrets redacted)"),
+    (
+        "\\e",
+        "edit the current or last statement in $EDITOR, then run it",
     ),
     ("\\h", "same as \\?"),
 ];
@@ -88,12 +118,34 @@ impl Meta {
             "\\d" => arg
                 .map(|a| Meta::Describe(a.to_string()))
                 .ok_or_else(|| need("a table name")),
-            "\\timing" => match arg.map(|a| a.to_ascii_lowercase()) {
-                None => Ok(Meta::Timing(None)),
-                Some(a) if a == "on" => Ok(Meta::Timing(Some(true))),
-                Some(a) if a == "off" => Ok(Meta::Timing(Some(false))),
-                Some(_) => Err(need("on or off")),
+            "\\timing" => switch(arg)
+                .map(Meta::Timing)
+                .ok_or_else(|| need("on or off")),
+            "\\types" => switch(arg)
+                .map(Meta::Types)
+                .ok_or_else(|| need("on or off")),
+            "\\pager" => switch(arg)
+                .map(Meta::Pager)
+                .ok_or_else(|| need("on or off")),
+            "\\highlight" => switch(arg)
+                .map(Meta::Highlight)
+                .ok_or_else(|| need("on or off")),
+            "\\x" => match arg.map(|a| a.to_ascii_lowercase()).as_deref() {
+                Some("auto") => Ok(Meta::Expanded(Some(Expanded::Auto))),
+                _ => switch(arg)
+                    .map(|on| {
+                        Meta::Expanded(on.map(|on| if on { Expanded::On } else { Expanded::Off }))
+                    })
+                    .ok_or_else(|| need("on, off or auto")),
             },
+            "\\history" => match arg {
+                None => Ok(Meta::History(None)),
+                Some(a) => a
+                    .parse()
+                    .map(|n| Meta::History(Some(n)))
+                    .map_err(|_| need("a number")),
+            },
+            "\\e" | "\\edit" => Ok(Meta::Edit),
             "\\format" => Ok(Meta::Format(arg.ok_or_else(|| need("a format"))?.parse()?)),
             "\\maxrows" => arg
                 .and_then(|a| a.parse().ok())
@@ -107,6 +159,16 @@ impl Meta {
                 "unknown meta command {other}; \\? lists them"
             ))),
         }
+    }
+}
+
+/// `on`/`off` as a switch; no argument is None (toggle); anything else is an error (None).
+fn switch(arg: Option<&str>) -> Option<Option<bool>> {
+    match arg.map(|a| a.to_ascii_lowercase()).as_deref() {
+        None => Some(None),
+        Some("on") => Some(Some(true)),
+        Some("off") => Some(Some(false)),
+        Some(_) => None,
     }
 }
 
@@ -141,6 +203,19 @@ mod tests {
             Meta::Include("a.sql".into())
         );
         assert_eq!(Meta::parse("\\o").unwrap(), Meta::Output(None));
+        assert_eq!(
+            Meta::parse("\\types off").unwrap(),
+            Meta::Types(Some(false))
+        );
+        assert_eq!(
+            Meta::parse("\\x auto").unwrap(),
+            Meta::Expanded(Some(Expanded::Auto))
+        );
+        assert_eq!(Meta::parse("\\x").unwrap(), Meta::Expanded(None));
+        assert_eq!(Meta::parse("\\pager on").unwrap(), Meta::Pager(Some(true)));
+        assert_eq!(Meta::parse("\\history 5").unwrap(), Meta::History(Some(5)));
+        assert_eq!(Meta::parse("\\e").unwrap(), Meta::Edit);
+        assert!(Meta::parse("\\x sideways").is_err());
     }
 
     #[test]

@@ -39,23 +39,39 @@ pub struct Effect {
 
 /// Session state around the engine: output settings and destination.
 pub struct Shell {
-    pub engine: Engine,
+    /// Shared with the prompt's completion, which reads table versions while no statement runs.
+    pub engine: Arc<Engine>,
     pub print: PrintOptions,
     /// Show the live progress line (on a terminal only).
     pub progress: bool,
     /// Run CHECK and SET only (`lakeshell check`).
     pub checks_only: bool,
+    /// Results taller than the screen go through a pager (`\pager`).
+    pub pager: bool,
     redirect: Option<File>,
 }
 
 impl Shell {
     pub fn new(engine: Engine, print: PrintOptions, progress: bool) -> Self {
         Shell {
-            engine,
+            engine: Arc::new(engine),
             print,
             progress,
             checks_only: false,
+            pager: false,
             redirect: None,
+        }
+    }
+
+    /// The print options for the next result: laid out for the terminal unless results go to
+    /// a file or a pipe.
+    fn print_options(&self) -> PrintOptions {
+        PrintOptions {
+            screen: match self.redirect {
+                Some(_) => None,
+                None => output::screen(),
+            },
+            ..self.print.clone()
         }
     }
 
@@ -98,8 +114,16 @@ impl Shell {
             checks_only: self.checks_only,
         };
         let started = Instant::now();
-        let print = self.print.clone();
-        let engine = &self.engine;
+        let print = self.print_options();
+        // A pager takes the whole text, so it is rendered here first (table formats hold
+        // a bounded number of rows anyway).
+        let paging = match print.screen {
+            Some(screen) if self.pager && print.format.is_for_people() => Some(screen),
+            _ => None,
+        };
+        let mut paged: Vec<u8> = Vec::new();
+        let paged_out = &mut paged;
+        let engine = &*self.engine;
         let redirect = &mut self.redirect;
         let work = async {
             let outcome = match parsed {
@@ -132,9 +156,10 @@ impl Shell {
                 _ => None,
             };
             let counts_rows = matches!(outcome, Outcome::Rows(_) | Outcome::Check(_));
-            let mut out: Box<dyn Write> = match redirect {
-                Some(f) => Box::new(BufWriter::new(f)),
-                None => Box::new(BufWriter::new(std::io::stdout().lock())),
+            let mut out: Box<dyn Write> = match (paging, redirect) {
+                (Some(_), _) => Box::new(paged_out),
+                (None, Some(f)) => Box::new(BufWriter::new(f)),
+                (None, None) => Box::new(BufWriter::new(std::io::stdout().lock())),
             };
             let printed = output::print_outcome(&mut *out, outcome, &print, started).await?;
             out.flush()?;
@@ -151,6 +176,9 @@ impl Shell {
             _ = tokio::signal::ctrl_c() => Err(LakeError::Cancelled),
         };
         line.finish().await;
+        if let Some(screen) = paging {
+            output::page(&paged, screen)?;
+        }
         result.map_err(|e| self.engine.explain(e))
     }
 
@@ -171,17 +199,14 @@ impl Shell {
             Meta::Describe(name) => self.engine.describe_table(&name).await?,
             Meta::Timing(on) => {
                 self.print.timing = on.unwrap_or(!self.print.timing);
-                Outcome::Message(format!(
-                    "timing {}",
-                    if self.print.timing { "on" } else { "off" }
-                ))
+                Outcome::Message(format!("timing {}", on_off(self.print.timing)))
             }
             Meta::Format(f) => {
                 self.print.format = f;
                 Outcome::Message(format!("format {f}"))
             }
             Meta::MaxRows(n) => {
-                self.print.max_rows = (n > 0).then_some(n);
+                self.print.max_rows = Some(n);
                 Outcome::Message(if n == 0 {
                     "maxrows: all rows".into()
                 } else {
@@ -192,6 +217,35 @@ impl Shell {
                 let (next, _) = Box::pin(self.run_file(&path, false)).await?;
                 return Ok(next);
             }
+            Meta::Types(on) => {
+                self.print.types = on.unwrap_or(!self.print.types);
+                Outcome::Message(format!("types {}", on_off(self.print.types)))
+            }
+            Meta::Expanded(x) => {
+                use output::Expanded;
+                self.print.expanded = x.unwrap_or(match self.print.expanded {
+                    Expanded::Off => Expanded::On,
+                    _ => Expanded::Off,
+                });
+                Outcome::Message(format!(
+                    "expanded display {}",
+                    match self.print.expanded {
+                        Expanded::On => "on",
+                        Expanded::Off => "off",
+                        Expanded::Auto => "auto",
+                    }
+                ))
+            }
+            Meta::Pager(on) => {
+                self.pager = on.unwrap_or(!self.pager);
+                Outcome::Message(format!("pager {}", on_off(self.pager)))
+            }
+            Meta::Highlight(_) | Meta::History(_) | Meta::Edit => {
+                return Err(LakeError::MetaCommand(format!(
+                    "{} works at the interactive prompt only",
+                    line.split_whitespace().next().unwrap_or(line)
+                )))
+            }
             Meta::Output(path) => {
                 self.redirect = match &path {
                     Some(p) => Some(File::create(p).map_err(|e| LakeError::write(p, e))?),
@@ -201,8 +255,8 @@ impl Shell {
             }
         };
         let print = PrintOptions {
-            max_rows: None,
-            ..self.print.clone()
+            max_rows: Some(0),
+            ..self.print_options()
         };
         let mut out = self.out();
         output::print_outcome(&mut *out, outcome, &print, started).await?;
@@ -253,6 +307,14 @@ impl Shell {
         let text = std::fs::read_to_string(path).map_err(|e| LakeError::read(path, e))?;
         self.run_text(&path.display().to_string(), &text, continue_on_error)
             .await
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
     }
 }
 

@@ -44,7 +44,8 @@ pub struct Cli {
     /// Keep going after a failed statement (the exit code is still 1)
     #[arg(long, global = true)]
     pub continue_on_error: bool,
-    /// Rows shown before a table is cut (0 = all)
+    /// Rows shown before the middle of a table is elided (0 = all; default 40 on a terminal, all
+    /// to a pipe or file)
     #[arg(long, global = true)]
     pub max_rows: Option<usize>,
     /// Config file (default ~/.config/lakeshell/config.toml)
@@ -145,12 +146,7 @@ impl Settings {
             Some(f) => f.parse::<Format>()?,
             None => Format::Table,
         };
-        let max_rows = match cli.max_rows.or(cfg.max_rows) {
-            Some(0) => None,
-            Some(n) => Some(n),
-            None if interactive => Some(40),
-            None => None,
-        };
+        let max_rows = cli.max_rows.or(cfg.max_rows);
         Ok(Settings {
             warehouse,
             storage,
@@ -160,6 +156,7 @@ impl Settings {
                 max_rows,
                 timing: interactive,
                 quiet: cli.quiet,
+                ..PrintOptions::default()
             },
             continue_on_error: cli.continue_on_error,
             history_file: cli.history_file.clone().or(cfg.history_file),

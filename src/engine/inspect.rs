@@ -42,6 +42,14 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     rec(&p, &n)
 }
 
+/// One commit of a table, as completion lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSummary {
+    pub version: u64,
+    pub timestamp_ms: i64,
+    pub operation: Option<String>,
+}
+
 impl Engine {
     /// Tables of every schema whose `schema.table` matches `pattern` (glob, or substring).
     pub async fn list_tables(&self, pattern: Option<&str>) -> Result<Vec<TableSummary>> {
@@ -100,6 +108,37 @@ impl Engine {
     pub async fn find_table(&self, name: &str) -> Result<TableEntry> {
         let name = name.trim_matches(['\'', '`']);
         self.resolve_table(&TableName::from_text(name)?).await
+    }
+
+    /// Every function name SQL can call (scalar, aggregate, window), sorted, for completion.
+    pub fn function_names(&self) -> Vec<String> {
+        let state = self.ctx.state();
+        let mut names: Vec<String> = state
+            .scalar_functions()
+            .keys()
+            .chain(state.aggregate_functions().keys())
+            .chain(state.window_functions().keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The last `limit` commits of a table, newest first (completion of `t@v` and
+    /// `VERSION AS OF`).
+    pub async fn versions(&self, name: &str, limit: usize) -> Result<Vec<VersionSummary>> {
+        let entry = self.find_table(name).await?;
+        let table = self.warehouse().open(&entry).await?;
+        Ok(crate::delta::history::read_history(&table, Some(limit))
+            .await?
+            .into_iter()
+            .map(|e| VersionSummary {
+                version: e.version,
+                timestamp_ms: e.timestamp,
+                operation: e.text("operation"),
+            })
+            .collect())
     }
 
     /// `\d table`: column, type, nullable, partition column.

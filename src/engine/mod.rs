@@ -40,7 +40,7 @@ use futures::StreamExt;
 pub use crate::outcome::{CheckReport, Outcome, Rows};
 pub use clock::parse_now;
 pub use incremental::Step;
-pub use inspect::TableSummary;
+pub use inspect::{TableSummary, VersionSummary};
 pub use progress::Progress;
 
 use crate::catalog::provider::{LakeUrlTables, WarehouseCatalog};

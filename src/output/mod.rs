@@ -3,13 +3,14 @@
 //! [`crate::outcome`], nothing of Delta or the engine; a write's metrics arrive as a row like any
 //! other.
 //!
-//! Only the table formats hold rows back, to lay out their columns: up to `max_rows` of them
-//! (and one batch more, to tell whether there are more); the query is not read further.
+//! Only the table formats hold rows back, to lay out their columns: the first and the last of
+//! them up to the row limit, while the rest stream past and are counted.
 
 pub mod progress;
 mod table;
 
-use std::io::Write;
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +21,31 @@ use futures::StreamExt;
 
 use crate::error::{LakeError, Result};
 use crate::outcome::{Outcome, Rows, WriteMetrics};
+pub use table::{type_name, Expanded};
+
+/// Rows a table shows on a terminal unless told otherwise (DuckDB's default too).
+pub const TERMINAL_ROWS: usize = 40;
+
+/// The terminal results are printed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Screen {
+    pub width: usize,
+    pub height: usize,
+}
+
+/// The terminal standard output is, if it is one with a known size.
+pub fn screen() -> Option<Screen> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    match crossterm::terminal::size() {
+        Ok((w, h)) if w > 0 => Some(Screen {
+            width: w as usize,
+            height: h as usize,
+        }),
+        _ => None,
+    }
+}
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,21 +101,42 @@ impl Format {
 #[derive(Debug, Clone)]
 pub struct PrintOptions {
     pub format: Format,
-    /// Rows shown before a result is cut (table and markdown only). None shows all.
+    /// Rows shown before a result is cut (table and markdown only): the first and the last
+    /// ones. `Some(0)` shows all; None is [`TERMINAL_ROWS`] on a terminal and all elsewhere.
     pub max_rows: Option<usize>,
     /// Show elapsed time in the footer.
     pub timing: bool,
     /// Print results only: no messages, footers or write metrics.
     pub quiet: bool,
+    /// Column types under the names (on a terminal).
+    pub types: bool,
+    /// Expanded display (`\x`).
+    pub expanded: Expanded,
+    /// The terminal printed to; None for a pipe or a file, which are never cut.
+    pub screen: Option<Screen>,
+}
+
+impl PrintOptions {
+    /// Rows shown before the middle ones are elided; None shows all.
+    pub fn row_limit(&self) -> Option<usize> {
+        match self.max_rows {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => self.screen.map(|_| TERMINAL_ROWS),
+        }
+    }
 }
 
 impl Default for PrintOptions {
     fn default() -> Self {
         PrintOptions {
             format: Format::Table,
-            max_rows: Some(40),
+            max_rows: None,
             timing: true,
             quiet: false,
+            types: true,
+            expanded: Expanded::Off,
+            screen: None,
         }
     }
 }
@@ -139,7 +186,7 @@ pub async fn print_outcome(
     started: Instant,
 ) -> Result<Printed> {
     let all = PrintOptions {
-        max_rows: None,
+        max_rows: Some(0),
         ..opts.clone()
     };
     match outcome {
@@ -176,40 +223,32 @@ pub async fn print_rows(
     let mut count = 0u64;
     match opts.format {
         Format::Table | Format::Markdown => {
-            let limit = opts.max_rows.unwrap_or(usize::MAX);
-            let mut held: Vec<RecordBatch> = Vec::new();
-            let mut read = 0usize;
-            while read <= limit {
-                match rows.batches.next().await {
-                    Some(b) => {
-                        let b = b?;
-                        read += b.num_rows();
-                        held.push(b);
-                    }
-                    None => break,
-                }
+            let limit = opts.row_limit();
+            let mut kept = Kept::new(limit);
+            while let Some(b) = rows.batches.next().await {
+                kept.push(b?);
             }
-            // Past the limit, one batch more tells whether the rows end here.
-            let complete = read <= limit
-                || match rows.batches.next().await {
-                    None => true,
-                    Some(b) => {
-                        read += b?.num_rows();
-                        false
-                    }
-                };
             let schema = Arc::clone(&rows.schema);
             drop(rows);
-            let shown_batches = first_rows(&held, limit);
-            let shown: usize = shown_batches.iter().map(|b| b.num_rows()).sum();
-            let text = table::render(&schema, &shown_batches, opts.format == Format::Markdown)?;
-            writeln!(out, "{text}")?;
+            let total = kept.total;
+            let (head, tail) = kept.shown();
+            let head = table::cells(&head)?;
+            let tail = tail.map(|t| table::cells(&t)).transpose()?;
+            let layout = table::Layout {
+                width: opts.screen.map(|s| s.width),
+                types: opts.types && opts.screen.is_some(),
+                expanded: opts.expanded,
+                markdown: opts.format == Format::Markdown,
+            };
+            let drawn = table::render(&schema, &head, tail.as_deref(), &layout);
+            writeln!(out, "{}", drawn.text)?;
             if !opts.quiet {
-                let total = complete.then_some(read);
+                let shown = head.len() + tail.as_ref().map_or(0, Vec::len);
                 let elapsed = opts.timing.then(|| started.elapsed());
-                writeln!(out, "{}", footer(total, shown, elapsed))?;
+                let columns = (schema.fields().len(), drawn.columns_shown);
+                writeln!(out, "{}", footer(total, shown, columns, elapsed))?;
             }
-            count = read as u64;
+            count = total as u64;
         }
         Format::Csv | Format::Tsv => {
             let delimiter = if opts.format == Format::Csv {
@@ -259,6 +298,76 @@ pub async fn print_rows(
     Ok(Printed { rows: count })
 }
 
+/// The rows a table shows: all of them up to `limit`; past it the first `limit - limit / 2`
+/// and the last `limit / 2`, while the rows between are only counted.
+struct Kept {
+    limit: Option<usize>,
+    head: Vec<RecordBatch>,
+    head_rows: usize,
+    tail: VecDeque<RecordBatch>,
+    tail_rows: usize,
+    total: usize,
+}
+
+impl Kept {
+    fn new(limit: Option<usize>) -> Self {
+        Kept {
+            limit,
+            head: Vec::new(),
+            head_rows: 0,
+            tail: VecDeque::new(),
+            tail_rows: 0,
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, b: RecordBatch) {
+        let n = b.num_rows();
+        self.total += n;
+        let Some(limit) = self.limit else {
+            self.head.push(b);
+            return;
+        };
+        let take = limit.saturating_sub(self.head_rows).min(n);
+        if take > 0 {
+            self.head.push(b.slice(0, take));
+            self.head_rows += take;
+        }
+        if take < n {
+            self.tail.push_back(b.slice(take, n - take));
+            self.tail_rows += n - take;
+            let keep = limit / 2;
+            while let Some(front) = self.tail.front() {
+                if self.tail_rows - front.num_rows() < keep {
+                    break;
+                }
+                self.tail_rows -= front.num_rows();
+                self.tail.pop_front();
+            }
+        }
+    }
+
+    /// The first rows, and the last ones when rows between were elided.
+    fn shown(self) -> (Vec<RecordBatch>, Option<Vec<RecordBatch>>) {
+        let Some(limit) = self.limit.filter(|_| !self.tail.is_empty()) else {
+            return (self.head, None);
+        };
+        let keep = limit / 2;
+        let first = first_rows(&self.head, limit - keep);
+        let mut rest: Vec<RecordBatch> = Vec::new();
+        let mut skip = limit - keep;
+        for b in &self.head {
+            let s = skip.min(b.num_rows());
+            skip -= s;
+            if s < b.num_rows() {
+                rest.push(b.slice(s, b.num_rows() - s));
+            }
+        }
+        rest.extend(self.tail);
+        (first, Some(last_rows(&rest, keep)))
+    }
+}
+
 /// The first `limit` rows of `batches`.
 fn first_rows(batches: &[RecordBatch], limit: usize) -> Vec<RecordBatch> {
     let mut left = limit;
@@ -274,6 +383,66 @@ fn first_rows(batches: &[RecordBatch], limit: usize) -> Vec<RecordBatch> {
     out
 }
 
+/// The last `n` rows of `batches`.
+fn last_rows(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {
+    let mut left = n;
+    let mut out = Vec::new();
+    for b in batches.iter().rev() {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(b.num_rows());
+        out.push(b.slice(b.num_rows() - take, take));
+        left -= take;
+    }
+    out.reverse();
+    out
+}
+
+/// Shows `text` on the terminal: through `$PAGER` (or `less -S`) when it is taller than the
+/// screen, else directly. A pager quit early is not an error.
+pub fn page(text: &[u8], screen: Screen) -> Result<()> {
+    let lines = text.iter().filter(|b| **b == b'\n').count();
+    let mut stdout = std::io::stdout().lock();
+    if lines < screen.height {
+        stdout.write_all(text)?;
+        return Ok(stdout.flush()?);
+    }
+    let command = std::env::var("PAGER")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "less -S".into());
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            LakeError::Prompt(format!(
+                "cannot start the pager {command:?}: {e}; set $PAGER or \\pager off"
+            ))
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        match stdin.write_all(text) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+            _ => {}
+        }
+    }
+    child.wait()?;
+    Ok(())
+}
+
+/// Prints a line as it is (a statement coming back from the editor, a setting's new value).
+pub fn print_echo(out: &mut dyn Write, line: &str) {
+    let _ = writeln!(out, "{line}");
+}
+
+/// Prints numbered entries, one per line (`\\history`), numbered from 1.
+pub fn print_numbered<'a>(out: &mut dyn Write, entries: impl Iterator<Item = (usize, &'a String)>) {
+    for (i, e) in entries {
+        let _ = writeln!(out, "{:>5}  {}", i + 1, e.replace('\n', "\n       "));
+    }
+}
+
 /// Prints an error as one line: `error: file:line: statement: cause`.
 pub fn print_error(err: &mut dyn Write, e: &LakeError) {
     let _ = writeln!(err, "error: {}", crate::error::one_line(&e.to_string()));
@@ -284,21 +453,41 @@ pub fn print_run_summary(err: &mut dyn Write, line: &str) {
     let _ = writeln!(err, "{line}");
 }
 
-/// "3 rows (0.012 s)", "1000 rows, 40 shown (...)", or, when the query was not read to its end,
-/// "40 rows shown, more not read (...)".
-pub fn footer(total: Option<usize>, shown: usize, elapsed: Option<Duration>) -> String {
-    let noun = |n: usize| if n == 1 { "row" } else { "rows" };
-    let mut s = match total {
-        Some(t) if shown < t => format!(
-            "{t} {}, {shown} shown (\\maxrows N or \\maxrows 0 for all)",
-            noun(t)
-        ),
-        Some(t) => format!("{t} {}", noun(t)),
-        None => format!(
-            "{shown} {} shown, more not read (\\maxrows N or \\maxrows 0 for all)",
-            noun(shown)
-        ),
+/// `1,234` for 1234.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// "3 rows (0.012 s)", or when rows or columns were elided
+/// "1,000,000 rows (40 shown), 12 columns (8 shown) (0.012 s)".
+pub fn footer(
+    total: usize,
+    shown: usize,
+    (columns, columns_shown): (usize, usize),
+    elapsed: Option<Duration>,
+) -> String {
+    let noun = |n: usize, one: &str, many: &str| {
+        format!("{} {}", thousands(n), if n == 1 { one } else { many })
     };
+    let mut s = noun(total, "row", "rows");
+    if shown < total {
+        s.push_str(&format!(" ({} shown)", thousands(shown)));
+    }
+    if columns_shown < columns {
+        s.push_str(&format!(
+            ", {} ({} shown)",
+            noun(columns, "column", "columns"),
+            thousands(columns_shown)
+        ));
+    }
     if let Some(e) = elapsed {
         s.push_str(&format!(" ({:.3} s)", e.as_secs_f64()));
     }
@@ -355,18 +544,39 @@ mod tests {
 
     #[test]
     fn footer_says_when_cut() {
-        assert_eq!(footer(Some(1), 1, None), "1 row");
+        assert_eq!(footer(1, 1, (2, 2), None), "1 row");
         assert_eq!(
-            footer(Some(100), 40, None),
-            "100 rows, 40 shown (\\maxrows N or \\maxrows 0 for all)"
+            footer(1_000_000, 40, (12, 8), None),
+            "1,000,000 rows (40 shown), 12 columns (8 shown)"
         );
         assert_eq!(
-            footer(None, 40, None),
-            "40 rows shown, more not read (\\maxrows N or \\maxrows 0 for all)"
-        );
-        assert_eq!(
-            footer(Some(0), 0, Some(Duration::from_millis(12))),
+            footer(0, 0, (1, 1), Some(Duration::from_millis(12))),
             "0 rows (0.012 s)"
         );
+    }
+
+    fn numbers(n: i64) -> RecordBatch {
+        use datafusion::arrow::array::Int64Array;
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..n))]).unwrap()
+    }
+
+    #[test]
+    fn long_results_keep_the_first_and_last_rows() {
+        let mut kept = Kept::new(Some(10));
+        for b in [numbers(7), numbers(7), numbers(100)] {
+            kept.push(b);
+        }
+        assert_eq!(kept.total, 114);
+        let (head, tail) = kept.shown();
+        let text = |bs: &[RecordBatch]| table::cells(bs).unwrap().concat().join(",");
+        assert_eq!(text(&head), "0,1,2,3,4");
+        assert_eq!(text(&tail.unwrap()), "95,96,97,98,99");
+        // Within the limit: all rows, nothing elided.
+        let mut kept = Kept::new(Some(10));
+        kept.push(numbers(10));
+        let (head, tail) = kept.shown();
+        assert_eq!(head.iter().map(|b| b.num_rows()).sum::<usize>(), 10);
+        assert!(tail.is_none());
     }
 }

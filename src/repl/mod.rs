@@ -10,11 +10,38 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
 
+use std::sync::atomic::Ordering;
+
 use crate::error::{LakeError, Result};
+use crate::meta::Meta;
 use crate::output;
 use crate::shell::{Next, Shell};
 use crate::sql::redact::redact_sql;
+use crate::sql::split::Piece;
 use helper::LakeHelper;
+
+/// Opens `text` in `$VISUAL` or `$EDITOR` (else `vi`) and returns what was saved.
+fn edit(text: &str) -> Result<String> {
+    let path = std::env::temp_dir().join(format!("lakeshell-edit-{}.sql", std::process::id()));
+    std::fs::write(&path, format!("{text}\n")).map_err(|e| LakeError::write(&path, e))?;
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into());
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("{editor} \"$1\""), "sh"])
+        .arg(&path)
+        .status()
+        .map_err(|e| LakeError::Prompt(format!("cannot start the editor {editor:?}: {e}")))?;
+    let edited = std::fs::read_to_string(&path).map_err(|e| LakeError::read(&path, e));
+    let _ = std::fs::remove_file(&path);
+    if !status.success() {
+        return Err(LakeError::Prompt(format!(
+            "the editor {editor:?} exited with {status}; nothing was run"
+        )));
+    }
+    edited
+}
 
 /// The default history file.
 pub fn default_history() -> Option<PathBuf> {
@@ -29,8 +56,12 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<i32> {
         .build();
     let mut editor: Editor<LakeHelper, FileHistory> =
         Editor::with_config(config).map_err(|e| LakeError::Prompt(format!("cannot start: {e}")))?;
-    let helper = LakeHelper::default();
+    let helper = LakeHelper::new(
+        std::sync::Arc::clone(&shell.engine),
+        tokio::runtime::Handle::current(),
+    );
     let names = helper.names();
+    let highlight = helper.highlight_switch();
     editor.set_helper(Some(helper));
     let history = history.or_else(default_history);
     if let Some(h) = &history {
@@ -50,17 +81,66 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<i32> {
     loop {
         match editor.readline("lakeshell> ") {
             Ok(line) => {
-                if line.trim().is_empty() {
+                let mut line = line.trim().to_string();
+                if line.is_empty() {
                     continue;
                 }
-                let _ = editor.add_history_entry(redact_sql(line.trim()));
+                if helper::ends_in_edit(&line) {
+                    // `\e` edits what was typed before it, else the last statement.
+                    let typed = line
+                        .trim_end()
+                        .rsplit_once('\n')
+                        .map(|(before, _)| before.trim().to_string())
+                        .unwrap_or_default();
+                    let last = editor.history().iter().last().cloned();
+                    let start = if typed.is_empty() {
+                        last.unwrap_or_default()
+                    } else {
+                        typed
+                    };
+                    match edit(&start) {
+                        Ok(edited) if !edited.trim().is_empty() => line = edited.trim().to_string(),
+                        Ok(_) => continue,
+                        Err(e) => {
+                            output::print_error(&mut stderr, &e);
+                            continue;
+                        }
+                    }
+                    output::print_echo(&mut std::io::stdout(), &line);
+                }
+                let _ = editor.add_history_entry(redact_sql(&line));
                 if let Some(h) = &history {
                     let _ = editor.save_history(h);
                 }
-                match crate::sql::split::split(line.trim()) {
+                match crate::sql::split::split(&line) {
                     Err(e) => output::print_error(&mut stderr, &e),
                     Ok(pieces) => {
                         for piece in pieces {
+                            // Commands about the prompt itself are carried out here.
+                            if let Piece::Meta { text, .. } = &piece {
+                                match Meta::parse(text) {
+                                    Ok(Meta::History(n)) => {
+                                        let all: Vec<String> =
+                                            editor.history().iter().cloned().collect();
+                                        let skip = n.map_or(0, |n| all.len().saturating_sub(n));
+                                        output::print_numbered(
+                                            &mut std::io::stdout(),
+                                            all.iter().enumerate().skip(skip),
+                                        );
+                                        continue;
+                                    }
+                                    Ok(Meta::Highlight(on)) => {
+                                        let on = on.unwrap_or(!highlight.load(Ordering::Relaxed));
+                                        highlight.store(on, Ordering::Relaxed);
+                                        output::print_echo(
+                                            &mut std::io::stdout(),
+                                            if on { "highlight on" } else { "highlight off" },
+                                        );
+                                        continue;
+                                    }
+                                    _ => {}
+                                }
+                            }
                             match shell.run_piece(&piece).await {
                                 Ok((_, Next::Quit)) => return Ok(0),
                                 Ok((effect, Next::Continue)) => {

@@ -46,20 +46,26 @@ fn formats_for_machines() {
 }
 
 #[test]
-fn max_rows_cuts_with_a_note() {
+fn max_rows_keeps_the_first_and_last_rows() {
     let d = tmp();
     let out = run_ok(lakeshell(d.path()).args([
         "--max-rows",
-        "2",
+        "4",
         "-c",
-        "SELECT * FROM generate_series(1, 5)",
+        "SELECT value AS n FROM generate_series(1, 1500)",
     ]));
-    let text = stdout(&out);
-    assert!(
-        text.contains("5 rows, 2 shown (\\maxrows N or \\maxrows 0 for all)"),
-        "{text}"
-    );
-    assert_eq!(text.matches("│ ").count(), 3, "header and two rows: {text}");
+    insta::assert_snapshot!(stdout(&out), @r"
+    ┌──────┐
+    │ n    │
+    ╞══════╡
+    │    1 │
+    │    2 │
+    │   …  │
+    │ 1499 │
+    │ 1500 │
+    └──────┘
+    1,500 rows (4 shown)
+    ");
 }
 
 #[test]
@@ -346,8 +352,22 @@ fn help_answers() {
 
 /// Runs `cmd` under a pseudo-terminal (util-linux `script`), feeding `input`.
 pub(super) fn under_pty(dir: &std::path::Path, shell_cmd: &str, input: &str) -> String {
+    under_pty_sized(dir, shell_cmd, input, None)
+}
+
+/// The same on a terminal of `cols` x 30 when `size` is given.
+pub(super) fn under_pty_sized(
+    dir: &std::path::Path,
+    shell_cmd: &str,
+    input: &str,
+    cols: Option<usize>,
+) -> String {
+    let shell_cmd = match cols {
+        Some(c) => format!("stty cols {c} rows 30; {shell_cmd}"),
+        None => shell_cmd.to_string(),
+    };
     let mut child = std::process::Command::new("script")
-        .args(["-q", "-e", "-c", shell_cmd, "/dev/null"])
+        .args(["-q", "-e", "-c", &shell_cmd, "/dev/null"])
         .current_dir(dir)
         .env("HOME", dir)
         .env("TERM", "xterm")
@@ -479,4 +499,103 @@ fn repl_tab_completes_table_names() {
         screen.contains("│ 7 │"),
         "the completed statement ran: {screen}"
     );
+}
+
+/// A wide table with a multi-line cell, written once for the terminal tests.
+fn wide_table(d: &std::path::Path) {
+    run_ok(lakeshell(d).args([
+        "-q",
+        "-c",
+        "CREATE TABLE wide AS SELECT value AS id, 'line one\nline two' AS note, value * 1.5 AS amount, \
+         repeat('x', 60) AS long_text, 'a' AS c1, 'b' AS c2, 'c' AS c3, 'd' AS c4, 'e' AS c5, \
+         'f' AS c6, 'g' AS c7, 'h' AS c8 FROM generate_series(1, 100)",
+    ]));
+}
+
+/// The screen as text: carriage returns dropped, and from the first table line on.
+fn screen_text(raw: &str) -> String {
+    let text = raw.replace('\r', "");
+    match text.find('┌') {
+        Some(i) => text[i..].to_string(),
+        None => text,
+    }
+}
+
+#[test]
+fn results_fit_the_terminal_at_80_120_and_200_columns() {
+    let d = tmp();
+    wide_table(d.path());
+    let bin = super::common::bin();
+    let cmd = format!("{} -c 'SELECT * FROM wide ORDER BY id'", bin.display());
+    for cols in [80, 120, 200] {
+        let screen = screen_text(&under_pty_sized(d.path(), &cmd, "", Some(cols)));
+        for line in screen.lines() {
+            assert!(
+                line.chars().count() <= cols,
+                "a line wider than {cols} columns: {line:?}\n{screen}"
+            );
+        }
+        insta::assert_snapshot!(format!("wide_at_{cols}"), screen);
+    }
+    // To a pipe nothing is cut: every row, every column, whole cells, no types.
+    let piped = stdout(&run_ok(
+        lakeshell(d.path()).args(["-c", "SELECT * FROM wide ORDER BY id"]),
+    ));
+    assert!(piped.contains(&"x".repeat(60)), "{piped}");
+    assert!(piped.contains("│  57 ┆"), "{piped}");
+    assert!(piped.contains("100 rows\n"), "{piped}");
+    assert!(!piped.contains("varchar"), "{piped}");
+}
+
+#[test]
+fn types_off_expanded_display_and_pager() {
+    let d = tmp();
+    wide_table(d.path());
+    let bin = super::common::bin();
+    let cmd = format!(
+        "PAGER='sed s/^/PAGED:/' {} --history-file hist",
+        bin.display()
+    );
+    let input = "\\types off\nSELECT id, amount FROM wide WHERE id = 1;\n\\x auto\nSELECT * FROM wide WHERE id = 2;\n\\x off\n\\pager on\nSELECT id FROM wide ORDER BY id;\nSELECT 'short' AS s;\n\\q\n";
+    let screen = under_pty_sized(d.path(), &cmd, input, Some(80)).replace('\r', "");
+    // \types off: the first table has no type line.
+    let first = &screen[screen.find("│ id").unwrap()..];
+    let first = &first[..first.find("1 row").unwrap()];
+    assert!(!first.contains("bigint"), "{first}");
+    // \x auto: a row too wide for 80 columns is shown one column per line.
+    assert!(screen.contains("─[ RECORD 1 ]"), "{screen}");
+    assert!(screen.contains("long_text │ xxxxxxxx"), "{screen}");
+    // \pager on: the 100-row result is taller than 30 lines and goes through $PAGER; a short one
+    // does not.
+    assert!(screen.contains("PAGED:│   1 │"), "{screen}");
+    assert!(screen.contains("PAGED:100 rows"), "{screen}");
+    assert!(!screen.contains("PAGED:│ short"), "{screen}");
+    assert!(screen.contains("│ short │"), "{screen}");
+}
+
+#[test]
+fn versions_complete_and_history_and_edit_work_at_the_prompt() {
+    let d = tmp();
+    run_ok(lakeshell(d.path()).args(["-q", "-c", "CREATE TABLE t AS SELECT 41 AS x"]));
+    run_ok(lakeshell(d.path()).args(["-q", "-c", "INSERT INTO t VALUES (42)"]));
+    let bin = super::common::bin();
+    // The editor turns 41 into 40 in what it is given.
+    let cmd = format!(
+        "EDITOR='sed -i s/41/40/' {} --history-file hist",
+        bin.display()
+    );
+    let input = "SELECT count(*) AS n FROM t@v\t\t0;\nSELECT x FROM t VERSION AS OF \t\t\x15SELECT 41 AS y;\n\\e\n\\history 2\n\\q\n";
+    let screen = under_pty_sized(d.path(), &cmd, input, Some(120)).replace('\r', "");
+    // Both versions are listed, with their operation.
+    assert!(screen.contains("v1    "), "{screen}");
+    assert!(screen.contains("v0    "), "{screen}");
+    assert!(screen.contains("WRITE"), "{screen}");
+    // \e ran the edited last statement.
+    assert!(screen.contains("SELECT 40 AS y;"), "{screen}");
+    assert!(screen.contains("│     40 │"), "{screen}");
+    // \history lists the last statements, numbered.
+    assert!(screen.contains("SELECT 40 AS y;\n"), "{screen}");
+    assert!(screen.contains("\\history 2"), "{screen}");
+    // Keywords are highlighted on a terminal.
+    assert!(screen.contains("\x1b[1;34mSELECT\x1b[0m"), "{screen}");
 }
