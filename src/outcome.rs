@@ -33,6 +33,8 @@ pub enum Outcome {
 pub struct Rows {
     pub schema: SchemaRef,
     pub batches: BatchStream,
+    /// Lines for the user under the table (a diff's counts, what a dry run would do).
+    pub notes: Vec<String>,
 }
 
 impl Rows {
@@ -41,7 +43,14 @@ impl Rows {
         Rows {
             schema,
             batches: Box::pin(futures::stream::iter(batches.into_iter().map(Ok))),
+            notes: Vec::new(),
         }
+    }
+
+    /// The same rows with `notes` under them.
+    pub fn with_notes(mut self, notes: Vec<String>) -> Rows {
+        self.notes = notes;
+        self
     }
 }
 

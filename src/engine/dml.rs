@@ -28,7 +28,7 @@ use crate::error::{LakeError, Result};
 use crate::sql::ReplaceWhereStatement;
 
 /// The target table of an UPDATE or DELETE, with the alias the statement gave it.
-fn target_of<'a>(
+pub(super) fn target_of<'a>(
     t: &'a TableWithJoins,
     statement: &str,
 ) -> Result<(&'a ObjectName, Option<&'a Ident>)> {

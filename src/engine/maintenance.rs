@@ -21,7 +21,7 @@ use crate::sql::Expectation;
 
 /// `WHERE` of OPTIMIZE as delta-rs partition filters: `col op literal` and `col [NOT] IN (...)`
 /// joined by AND.
-fn partition_filters(e: &Expr, out: &mut Vec<PartitionFilter>) -> Result<()> {
+pub(super) fn partition_filters(e: &Expr, out: &mut Vec<PartitionFilter>) -> Result<()> {
     let bad = || {
         LakeError::BadStatement(format!(
             "OPTIMIZE WHERE takes partition-column comparisons joined by AND (col = 'x', col IN ('a', 'b')), not {e}"

@@ -26,7 +26,7 @@ use crate::error::{LakeError, Result};
 use crate::expectations::enforce::Shared;
 use crate::sql::merge::{MergeAction, MergeKind, MergeStatement};
 
-fn alias_of(tf: &TableFactor) -> Option<String> {
+pub(super) fn alias_of(tf: &TableFactor) -> Option<String> {
     match tf {
         TableFactor::Table { alias, name, .. } => {
             Some(alias.as_ref().map(|a| a.name.value.clone()).or_else(|| {
@@ -50,6 +50,19 @@ fn quoted(alias: &str, col: &str) -> String {
 }
 
 const ROW: &str = "__lakeshell_row";
+
+/// A MERGE planned and not yet committed.
+pub(super) struct PlannedMerge {
+    /// The tables the plan reads, opened once.
+    pub opened: Opened,
+    /// The target, at the version the MERGE read.
+    pub table: deltalake::DeltaTable,
+    pub plan: MergePlan,
+    /// What the target's row expectations held back from the source.
+    pub enforcement: Option<Shared>,
+    /// The source as a query, for explaining a refusal.
+    pub source_query: datafusion::sql::sqlparser::ast::Query,
+}
 
 impl Engine {
     pub(super) async fn merge(&self, stmt: MergeStatement, sql: &str) -> Result<Outcome> {
@@ -85,6 +98,50 @@ impl Engine {
         source_alias: &str,
         sql: &str,
     ) -> Result<(WriteMetrics, Option<Shared>)> {
+        let PlannedMerge {
+            opened,
+            table,
+            plan,
+            enforcement,
+            source_query,
+        } = self
+            .plan_merge(stmt, name, entry, target_alias, source_alias)
+            .await?;
+        let source = plan.source.clone();
+        let commit = Commit {
+            table: &entry.name,
+            sql: Some(sql),
+        };
+        match crate::delta::merge::merge(&self.state(), table.clone(), commit, plan).await {
+            Ok(m) => Ok((m, enforcement)),
+            Err(LakeError::Conflict(c)) => Err(LakeError::Conflict(c)),
+            Err(e) => {
+                // delta-rs refuses an ambiguous MERGE and rows that break a constraint, but
+                // names neither the row nor the constraint: find them, over the same snapshots.
+                self.check_unique_matches(&opened, stmt, &table, entry, target_alias, &source)
+                    .await?;
+                match self
+                    .explain_merge_violation(&opened, &table, entry, stmt, &source_query)
+                    .await
+                {
+                    Some(broken) => Err(broken),
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    /// What a MERGE is to do, planned on the target's latest version: the source (its rows
+    /// expectations enforced), the clauses with `*` expanded. The commit and `MERGE ... DRY
+    /// RUN` both start from it.
+    pub(super) async fn plan_merge(
+        &self,
+        stmt: &MergeStatement,
+        name: &ObjectName,
+        entry: &TableEntry,
+        target_alias: &str,
+        source_alias: &str,
+    ) -> Result<PlannedMerge> {
         let source_alias = source_alias.to_string();
         let target_alias = target_alias.to_string();
         let opened = Opened::default();
@@ -210,34 +267,20 @@ impl Engine {
             super::dml::check_columns(&table, &entry.name, &named, "MERGE INTO")?;
         }
         let plan = MergePlan {
-            source: source.clone(),
+            source,
             source_alias,
-            target_alias: target_alias.clone(),
+            target_alias,
             on: stmt.on.to_string(),
             clauses,
             schema_evolution: stmt.schema_evolution,
         };
-        let commit = Commit {
-            table: &entry.name,
-            sql: Some(sql),
-        };
-        match crate::delta::merge::merge(&self.state(), table.clone(), commit, plan).await {
-            Ok(m) => Ok((m, enforcement)),
-            Err(LakeError::Conflict(c)) => Err(LakeError::Conflict(c)),
-            Err(e) => {
-                // delta-rs refuses an ambiguous MERGE and rows that break a constraint, but
-                // names neither the row nor the constraint: find them, over the same snapshots.
-                self.check_unique_matches(&opened, stmt, &table, entry, &target_alias, &source)
-                    .await?;
-                match self
-                    .explain_merge_violation(&opened, &table, entry, stmt, &source_query)
-                    .await
-                {
-                    Some(broken) => Err(broken),
-                    None => Err(e),
-                }
-            }
-        }
+        Ok(PlannedMerge {
+            opened,
+            table,
+            plan,
+            enforcement,
+            source_query,
+        })
     }
 
     /// The target's row expectations, enforced on the MERGE source's rows (by column name)

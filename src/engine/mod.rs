@@ -13,6 +13,7 @@ mod inspect;
 mod maintenance;
 mod merge;
 mod plan;
+mod preview;
 pub mod progress;
 mod quality;
 mod retry;
@@ -351,6 +352,7 @@ impl Engine {
             LakeStatement::ReplaceWhere(r) => self.replace_where(r, sql, opts).await,
             LakeStatement::Check(c) => self.check(c).await,
             LakeStatement::Set(s) => self.set(&s.key, &s.value),
+            LakeStatement::DryRun(planned) => self.dry_run(*planned).await,
             LakeStatement::DataFusion(df) => match *df {
                 DFStatement::CreateExternalTable(cet)
                     if cet.file_type.eq_ignore_ascii_case("delta") =>
@@ -477,6 +479,7 @@ impl Engine {
         Ok(Outcome::Rows(Rows {
             schema,
             batches: Box::pin(stream.map(|b| b.map_err(LakeError::from))),
+            notes: Vec::new(),
         }))
     }
 

@@ -221,6 +221,7 @@ pub async fn print_rows(
     started: Instant,
 ) -> Result<Printed> {
     let mut count = 0u64;
+    let notes = std::mem::take(&mut rows.notes);
     match opts.format {
         Format::Table | Format::Markdown => {
             let limit = opts.row_limit();
@@ -247,6 +248,9 @@ pub async fn print_rows(
                 let elapsed = opts.timing.then(|| started.elapsed());
                 let columns = (schema.fields().len(), drawn.columns_shown);
                 writeln!(out, "{}", footer(total, shown, columns, elapsed))?;
+                for n in &notes {
+                    writeln!(out, "{n}")?;
+                }
             }
             count = total as u64;
         }
@@ -454,7 +458,7 @@ pub fn print_run_summary(err: &mut dyn Write, line: &str) {
 }
 
 /// `1,234` for 1234.
-fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {

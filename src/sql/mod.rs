@@ -18,6 +18,7 @@ pub mod alter;
 pub mod create_table;
 pub mod describe;
 pub mod dialect;
+pub mod dry_run;
 pub mod expectation;
 pub mod insert;
 pub mod maintenance;
@@ -67,6 +68,9 @@ pub enum LakeStatement {
     Set(SetStatement),
     /// Anything DataFusion's parser understands.
     DataFusion(Box<DFStatement>),
+    /// `MERGE | UPDATE | DELETE | OPTIMIZE ... DRY RUN` ([`dry_run`]): what the statement would
+    /// change, committing nothing.
+    DryRun(Box<LakeStatement>),
 }
 
 impl fmt::Display for LakeStatement {
@@ -81,12 +85,16 @@ impl fmt::Display for LakeStatement {
             LakeStatement::Check(s) => write!(f, "{s}"),
             LakeStatement::Set(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
+            LakeStatement::DryRun(s) => write!(f, "{s} DRY RUN"),
         }
     }
 }
 
 /// Parses exactly one statement (a trailing `;` is allowed).
 pub fn parse_statement(sql: &str) -> Result<LakeStatement> {
+    if let Some(inner) = dry_run::strip(sql) {
+        return Ok(LakeStatement::DryRun(Box::new(parse_statement(inner)?)));
+    }
     let dialect = dialect::LakeDialect;
     let mut parser = DFParserBuilder::new(sql)
         .with_dialect(&dialect)
@@ -336,6 +344,10 @@ mod tests {
             "DELETE FROM t WHERE EXISTS (SELECT 1 FROM s)",
             "SET spark.databricks.delta.retentionDurationCheck.enabled = false",
             "SET lakeshell.now TO '2026-11-21T06:00:00Z'",
+            "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE DRY RUN",
+            "OPTIMIZE t WHERE day = '2024-01-01' ZORDER BY (a) DRY RUN",
+            "UPDATE t SET a = 1 WHERE b = 2 DRY RUN",
+            "DELETE FROM t WHERE b = 2 DRY RUN",
         ] {
             let parsed = parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             assert!(

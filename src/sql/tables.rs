@@ -137,6 +137,11 @@ pub fn tables(stmt: &LakeStatement) -> StatementTables {
         },
         LakeStatement::Describe(d) => add(&mut t.reads, d.table()),
         LakeStatement::Set(_) => {}
+        LakeStatement::DryRun(inner) => {
+            let planned = tables(inner);
+            t.reads.extend(planned.reads);
+            t.reads.extend(planned.writes);
+        }
         LakeStatement::Check(c) => {
             add(&mut t.reads, &c.table);
             for e in &c.expectations {

@@ -84,3 +84,109 @@ fn optimize_shows_progress_on_a_terminal_only() {
     let n = run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "SELECT count(*) AS n FROM many"]));
     assert_eq!(stdout(&n), "n\n800\n");
 }
+
+/// The `_delta_log` files of table `t` in `dir`'s warehouse.
+fn log_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("lakehouse/default/t/_delta_log"))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn dry_runs_show_the_change_and_commit_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    run_ok(lakeshell(d.path()).args([
+        "-q",
+        "-c",
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a'), (2, 'b'), (3, 'c')) AS v(id, name)",
+        "-c",
+        "INSERT INTO t VALUES (4, 'd')",
+        "-c",
+        "INSERT INTO t VALUES (5, 'e')",
+    ]));
+    let merge = "MERGE INTO t USING (SELECT * FROM (VALUES (1, 'x'), (9, 'z'), (5, 'del')) AS v(id, name)) AS s ON t.id = s.id WHEN MATCHED AND s.name = 'del' THEN DELETE WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *";
+    let logs = log_files(d.path());
+    let previews = [
+        (
+            "DELETE FROM t WHERE id > 3 DRY RUN",
+            vec![
+                "│ delete ┆  4 ┆ d    │",
+                "DELETE default.t: would delete 2 rows",
+                "files rewritten: 2 of 3",
+            ],
+        ),
+        (
+            "UPDATE t SET name = upper(name) WHERE id = 1 DRY RUN",
+            vec![
+                "│ update ┆  1 ┆ A    ┆ a             │",
+                "would update 1 row",
+                "files rewritten: 1 of 3",
+            ],
+        ),
+        (
+            &format!("{merge} DRY RUN"),
+            vec![
+                "│ insert ┆  9 ┆ z    │",
+                "│ update ┆  1 ┆ x    │",
+                "│ delete ┆  5 ┆ e    │",
+                "MERGE INTO default.t: would insert 1 row, update 1 row, delete 1 row",
+                "files rewritten: 2 of 3",
+            ],
+        ),
+        (
+            "OPTIMIZE t DRY RUN",
+            vec!["OPTIMIZE default.t: would compact 3 files", "into 1 file"],
+        ),
+    ];
+    for (sql, expected) in previews {
+        let out = run_ok(lakeshell(d.path()).args(["-c", sql]));
+        let text = stdout(&out);
+        for e in expected {
+            assert!(text.contains(e), "{sql}: no {e:?} in\n{text}");
+        }
+        assert!(
+            text.contains("DRY RUN: nothing was committed; default.t stays at version 2"),
+            "{text}"
+        );
+    }
+    // The table's version is unchanged, and no commit was written.
+    let h = run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "DESCRIBE HISTORY t LIMIT 1"]));
+    assert!(
+        stdout(&h).lines().nth(1).unwrap().starts_with("2,"),
+        "{}",
+        stdout(&h)
+    );
+    assert_eq!(log_files(d.path()), logs);
+    let rows = run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "SELECT count(*) AS n FROM t"]));
+    assert_eq!(stdout(&rows), "n\n5\n");
+    // What the real statements then do is what the dry runs said.
+    let done = run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", merge]));
+    assert_eq!(
+        stdout(&done).lines().nth(1),
+        Some("default.t,MERGE,3,1,1,1,2,1,2"),
+        "{}",
+        stdout(&done)
+    );
+    let plan = run_ok(lakeshell(d.path()).args(["-c", "OPTIMIZE t DRY RUN"]));
+    assert!(
+        stdout(&plan).contains("would compact 2 files"),
+        "{}",
+        stdout(&plan)
+    );
+    let compacted = run_ok(lakeshell(d.path()).args(["-f", "csv", "-c", "OPTIMIZE t"]));
+    assert!(
+        stdout(&compacted)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("default.t,4,2,1,"),
+        "{}",
+        stdout(&compacted)
+    );
+    // Other statements take no DRY RUN.
+    let bad = lakeshell(d.path())
+        .args(["-c", "INSERT INTO t VALUES (7, 'g') DRY RUN"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}
