@@ -38,10 +38,20 @@ pub enum Meta {
     History(Option<usize>),
     /// `\e`: edit the current or last statement in `$EDITOR`, then run it. Prompt only.
     Edit,
+    /// `\diff t@v3 t@v5 [key]` (or `\diff t 3 5 [key]`): rows added, removed and changed
+    /// between two versions, by `table_diff`.
+    Diff {
+        table: String,
+        from: u64,
+        to: u64,
+        key: Option<String>,
+    },
+    /// `\chart LABEL VALUE`: the last result as horizontal bars, one text and one number column.
+    Chart { label: String, value: String },
 }
 
 /// Every meta command with its one-line help, for `\?` and completion.
-pub const COMMANDS: [(&str, &str); 16] = [
+pub const COMMANDS: [(&str, &str); 18] = [
     ("\\?", "show this help"),
     ("\\q", "quit (Ctrl-D works too)"),
     (
@@ -83,6 +93,14 @@ pub const COMMANDS: [(&str, &str); 16] = [
     (
         "\\e",
         "edit the current or last statement in $EDITOR, then run it",
+    ),
+    (
+        "\\diff",
+        "T@vN T@vM [KEY]  rows added, removed and changed between two versions",
+    ),
+    (
+        "\\chart",
+        "LABEL VALUE  the last result as bars: a text column and a number column",
     ),
     ("\\h", "same as \\?"),
 ];
@@ -155,11 +173,54 @@ impl Meta {
                 .map(|a| Meta::Include(PathBuf::from(a)))
                 .ok_or_else(|| need("a file")),
             "\\o" => Ok(Meta::Output(arg.map(PathBuf::from))),
+            "\\diff" => parse_diff(arg.unwrap_or_default()).ok_or_else(|| {
+                need("two versions of a table: \\diff orders@v3 orders@v5 [key], or \\diff orders 3 5 [key]")
+            }),
+            "\\chart" => match arg.map(|a| a.split_whitespace().collect::<Vec<_>>()).as_deref() {
+                Some([label, value]) => Ok(Meta::Chart {
+                    label: label.to_string(),
+                    value: value.to_string(),
+                }),
+                _ => Err(need("a text column and a number column of the last result: \\chart region revenue")),
+            },
             other => Err(LakeError::MetaCommand(format!(
                 "unknown meta command {other}; \\? lists them"
             ))),
         }
     }
+}
+
+/// `t@vN t@vM [key]`, `t@vN @vM [key]` or `t N M [key]`.
+fn parse_diff(arg: &str) -> Option<Meta> {
+    let words: Vec<&str> = arg.split_whitespace().collect();
+    let at = |w: &str| -> Option<(String, u64)> {
+        let (t, v) = w.rsplit_once('@')?;
+        let v = v.strip_prefix(['v', 'V'])?.parse().ok()?;
+        Some((t.to_string(), v))
+    };
+    let (table, from, to, rest) = match words.as_slice() {
+        [a, b, rest @ ..] if at(a).is_some() => {
+            let (table, from) = at(a)?;
+            let (other, to) = at(b)?;
+            if !other.is_empty() && other != table {
+                return None;
+            }
+            (table, from, to, rest)
+        }
+        [t, a, b, rest @ ..] => (t.to_string(), a.parse().ok()?, b.parse().ok()?, rest),
+        _ => return None,
+    };
+    let key = match rest {
+        [] => None,
+        [k] => Some(k.strip_prefix("key=").unwrap_or(k).to_string()),
+        _ => return None,
+    };
+    Some(Meta::Diff {
+        table,
+        from,
+        to,
+        key,
+    })
 }
 
 /// `on`/`off` as a switch; no argument is None (toggle); anything else is an error (None).
@@ -216,6 +277,27 @@ mod tests {
         assert_eq!(Meta::parse("\\history 5").unwrap(), Meta::History(Some(5)));
         assert_eq!(Meta::parse("\\e").unwrap(), Meta::Edit);
         assert!(Meta::parse("\\x sideways").is_err());
+        let diff = Meta::Diff {
+            table: "s.orders".into(),
+            from: 3,
+            to: 5,
+            key: Some("id".into()),
+        };
+        assert_eq!(
+            Meta::parse("\\diff s.orders@v3 s.orders@v5 id").unwrap(),
+            diff
+        );
+        assert_eq!(Meta::parse("\\diff s.orders@v3 @v5 key=id").unwrap(), diff);
+        assert_eq!(Meta::parse("\\diff s.orders 3 5 id").unwrap(), diff);
+        assert!(Meta::parse("\\diff a@v1 b@v2").is_err());
+        assert_eq!(
+            Meta::parse("\\chart region revenue").unwrap(),
+            Meta::Chart {
+                label: "region".into(),
+                value: "revenue".into()
+            }
+        );
+        assert!(Meta::parse("\\chart region").is_err());
     }
 
     #[test]

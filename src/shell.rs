@@ -49,7 +49,18 @@ pub struct Shell {
     /// Results taller than the screen go through a pager (`\pager`).
     pub pager: bool,
     redirect: Option<File>,
+    /// The first rows of the last result, for `\chart`.
+    last: Arc<std::sync::Mutex<Option<LastResult>>>,
 }
+
+/// The schema and first [`LAST_ROWS`] rows of the last query's result.
+type LastResult = (
+    datafusion::arrow::datatypes::SchemaRef,
+    Vec<datafusion::arrow::array::RecordBatch>,
+);
+
+/// Rows of a result kept for `\chart`.
+const LAST_ROWS: usize = 10_000;
 
 impl Shell {
     pub fn new(engine: Engine, print: PrintOptions, progress: bool) -> Self {
@@ -60,6 +71,7 @@ impl Shell {
             checks_only: false,
             pager: false,
             redirect: None,
+            last: Default::default(),
         }
     }
 
@@ -125,6 +137,7 @@ impl Shell {
         let paged_out = &mut paged;
         let engine = &*self.engine;
         let redirect = &mut self.redirect;
+        let last = Arc::clone(&self.last);
         let work = async {
             let outcome = match parsed {
                 Some(stmt) => engine.execute_parsed(raw, stmt, &opts).await?,
@@ -156,6 +169,10 @@ impl Shell {
                 _ => None,
             };
             let counts_rows = matches!(outcome, Outcome::Rows(_) | Outcome::Check(_));
+            let outcome = match outcome {
+                Outcome::Rows(rows) => Outcome::Rows(keep_first_rows(rows, &last)),
+                other => other,
+            };
             let mut out: Box<dyn Write> = match (paging, redirect) {
                 (Some(_), _) => Box::new(paged_out),
                 (None, Some(f)) => Box::new(BufWriter::new(f)),
@@ -239,6 +256,37 @@ impl Shell {
             Meta::Pager(on) => {
                 self.pager = on.unwrap_or(!self.pager);
                 Outcome::Message(format!("pager {}", on_off(self.pager)))
+            }
+            Meta::Diff {
+                table,
+                from,
+                to,
+                key,
+            } => {
+                let quote = |s: &str| s.replace('\'', "''");
+                let key = key
+                    .map(|k| format!(", key => '{}'", quote(&k)))
+                    .unwrap_or_default();
+                let sql = format!(
+                    "SELECT * FROM table_diff('{}', {from}, {to}{key})",
+                    quote(&table)
+                );
+                self.run_sql(&sql, None).await?;
+                return Ok(Next::Continue);
+            }
+            Meta::Chart { label, value } => {
+                let last = self.last.lock().ok().and_then(|l| l.clone());
+                let Some((schema, batches)) = last else {
+                    return Err(LakeError::MetaCommand(
+                        "\\chart draws the last result: run a query first, e.g. SELECT region, sum(revenue) AS revenue FROM sales GROUP BY region".into(),
+                    ));
+                };
+                let width = output::screen().map_or(80, |s| s.width);
+                let text = output::chart::bars(&schema, &batches, &label, &value, width)?;
+                let mut out = self.out();
+                write!(out, "{text}")?;
+                out.flush()?;
+                return Ok(Next::Continue);
             }
             Meta::Highlight(_) | Meta::History(_) | Meta::Edit => {
                 return Err(LakeError::MetaCommand(format!(
@@ -333,5 +381,35 @@ pub fn origin(source: &str, piece: &Piece) -> Origin {
         source: source.to_string(),
         line: piece.line(),
         first_line,
+    }
+}
+
+/// `rows`, passing through, with their first [`LAST_ROWS`] rows kept in `last` for `\chart`.
+fn keep_first_rows(
+    rows: crate::outcome::Rows,
+    last: &Arc<std::sync::Mutex<Option<LastResult>>>,
+) -> crate::outcome::Rows {
+    use futures::StreamExt;
+    if let Ok(mut l) = last.lock() {
+        *l = Some((Arc::clone(&rows.schema), Vec::new()));
+    }
+    let last = Arc::clone(last);
+    let mut kept = 0usize;
+    let batches = rows.batches.map(move |b| {
+        if let (Ok(batch), Ok(mut l)) = (&b, last.lock()) {
+            if kept < LAST_ROWS {
+                let take = batch.num_rows().min(LAST_ROWS - kept);
+                kept += take;
+                if let Some((_, keep)) = l.as_mut() {
+                    keep.push(batch.slice(0, take));
+                }
+            }
+        }
+        b
+    });
+    crate::outcome::Rows {
+        schema: rows.schema,
+        batches: Box::pin(batches),
+        notes: rows.notes,
     }
 }

@@ -8,6 +8,7 @@
 //! - [`optimize`], [`vacuum`], [`fsck`]: maintenance.
 //! - [`constraints`], [`properties`], [`columns`]: ALTER TABLE.
 //! - [`create`]: CREATE TABLE with columns; [`convert`]: CONVERT TO DELTA.
+//! - [`stats`]: figures from the files' statistics, without reading data.
 //! - [`commit_check`]: lakeshell's own check of every commit against the ones that won.
 
 pub mod columns;
@@ -23,6 +24,7 @@ pub mod optimize;
 pub mod properties;
 pub mod restore;
 pub mod source;
+pub mod stats;
 pub mod update;
 pub mod vacuum;
 pub mod write;

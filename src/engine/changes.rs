@@ -1,4 +1,5 @@
 //! `table_changes('table', start [, end])`: a table's change data feed, as Databricks writes it.
+//! (`table_diff(...)`, see [`super::diff`], is read the same way.)
 //! `start` and `end` are versions or timestamps; the rows carry `_change_type`,
 //! `_commit_version` and `_commit_timestamp`.
 //!
@@ -30,6 +31,7 @@ use crate::error::{LakeError, Result};
 enum Feed {
     TableChanges,
     Incremental,
+    TableDiff,
 }
 
 impl Feed {
@@ -37,6 +39,7 @@ impl Feed {
         match self {
             Feed::TableChanges => "table_changes",
             Feed::Incremental => "incremental",
+            Feed::TableDiff => "table_diff",
         }
     }
 }
@@ -57,6 +60,8 @@ fn is_changes(tf: &TableFactor) -> Option<(Feed, Vec<Expr>)> {
         Feed::TableChanges
     } else if f.value.eq_ignore_ascii_case("incremental") {
         Feed::Incremental
+    } else if f.value.eq_ignore_ascii_case("table_diff") {
+        Feed::TableDiff
     } else {
         return None;
     };
@@ -66,6 +71,14 @@ fn is_changes(tf: &TableFactor) -> Option<(Feed, Vec<Expr>)> {
             .iter()
             .map(|a| match a {
                 FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => e.clone(),
+                FunctionArg::Named {
+                    name,
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } => Expr::Named {
+                    expr: Box::new(e.clone()),
+                    name: name.clone(),
+                },
                 other => Expr::Identifier(Ident::new(other.to_string())),
             })
             .collect(),
@@ -134,6 +147,7 @@ impl Engine {
             let provider = match feed {
                 Feed::TableChanges => self.read_changes(&args).await?,
                 Feed::Incremental => self.read_incremental(&args).await?,
+                Feed::TableDiff => Box::pin(self.read_diff(opened, &args)).await?,
             };
             let name = format!("{}#{}", feed.name(), i + 1);
             opened.serve(

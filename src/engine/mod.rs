@@ -7,6 +7,7 @@ mod changes;
 mod clock;
 mod create;
 mod describe;
+mod diff;
 mod dml;
 mod incremental;
 mod inspect;
@@ -19,6 +20,7 @@ mod quality;
 mod retry;
 mod scan_rules;
 mod semi_join;
+mod summarize;
 
 use std::sync::Arc;
 
@@ -353,6 +355,7 @@ impl Engine {
             LakeStatement::Check(c) => self.check(c).await,
             LakeStatement::Set(s) => self.set(&s.key, &s.value),
             LakeStatement::DryRun(planned) => self.dry_run(*planned).await,
+            LakeStatement::Summarize(s) => self.summarize(s).await,
             LakeStatement::DataFusion(df) => match *df {
                 DFStatement::CreateExternalTable(cet)
                     if cet.file_type.eq_ignore_ascii_case("delta") =>
@@ -456,7 +459,8 @@ impl Engine {
     /// Runs any other DataFusion statement: a query streams its rows; DDL (views, non-Delta
     /// external tables, DataFusion's SET) runs at once.
     async fn query(&self, stmt: DFStatement, opts: &ExecOptions) -> Result<Outcome> {
-        let plan = self.plan_statement(&Opened::default(), stmt).await?;
+        let opened = Opened::default();
+        let plan = self.plan_statement(&opened, stmt).await?;
         if let LogicalPlan::Dml(_) = plan {
             return Err(LakeError::Unsupported(
                 "this form of INSERT, UPDATE, DELETE or MERGE".into(),
@@ -479,7 +483,7 @@ impl Engine {
         Ok(Outcome::Rows(Rows {
             schema,
             batches: Box::pin(stream.map(|b| b.map_err(LakeError::from))),
-            notes: Vec::new(),
+            notes: opened.take_notes()?,
         }))
     }
 

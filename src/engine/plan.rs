@@ -43,6 +43,8 @@ use crate::sql::time_travel::{self, Travel};
 pub(crate) struct Opened {
     deltas: Mutex<HashMap<(String, Option<u64>), DeltaTable>>,
     sources: Mutex<HashMap<ResolvedTableReference, Arc<dyn TableSource>>>,
+    /// Lines for the user about what was read (a `table_diff`'s counts).
+    notes: Mutex<Vec<String>>,
 }
 
 fn resolved(r: TableReference) -> ResolvedTableReference {
@@ -79,6 +81,17 @@ impl Opened {
             .map_err(poisoned)?
             .insert((entry.url.to_string(), version), table);
         Ok(())
+    }
+
+    /// Keeps a line for the user, shown under the statement's rows.
+    pub(crate) fn note(&self, line: String) -> Result<()> {
+        self.notes.lock().map_err(poisoned)?.push(line);
+        Ok(())
+    }
+
+    /// The lines kept for the user.
+    pub(crate) fn take_notes(&self) -> Result<Vec<String>> {
+        Ok(std::mem::take(&mut *self.notes.lock().map_err(poisoned)?))
     }
 
     fn served(&self, name: &ResolvedTableReference) -> Result<bool> {

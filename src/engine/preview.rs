@@ -247,7 +247,7 @@ impl Engine {
                     projection.push(format!(
                         "{} AS {}",
                         quoted(c),
-                        quoted(&format!("{c} (before)"))
+                        quoted(&format!("{c}_before"))
                     ));
                 }
                 None => projection.push(quoted(c)),

@@ -6,6 +6,7 @@
 //! Only the table formats hold rows back, to lay out their columns: the first and the last of
 //! them up to the row limit, while the rest stream past and are counted.
 
+pub mod chart;
 pub mod progress;
 mod table;
 

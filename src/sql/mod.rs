@@ -9,6 +9,7 @@
 //! - `ALTER TABLE` constraints, columns and properties ([`alter`]).
 //! - `INSERT INTO t REPLACE WHERE ...` ([`insert`]).
 //! - `CHECK table (CONSTRAINT name EXPECT ...)` and the expectation grammar ([`expectation`]).
+//! - `SUMMARIZE table | query` ([`summarize`]), and `... DRY RUN` after a write ([`dry_run`]).
 //!
 //! Everything else (queries, `INSERT`, `UPDATE`, `DELETE`, `EXPLAIN`, `CREATE EXTERNAL TABLE`,
 //! `SET`, ...) is DataFusion's, and the engine decides which of those it routes to Delta. Table
@@ -27,6 +28,7 @@ pub mod names;
 pub mod redact;
 pub mod set;
 pub mod split;
+pub mod summarize;
 pub mod tables;
 pub mod time_travel;
 pub mod vars;
@@ -49,6 +51,7 @@ pub use insert::ReplaceWhereStatement;
 pub use maintenance::MaintenanceStatement;
 pub use merge::MergeStatement;
 pub use set::SetStatement;
+pub use summarize::SummarizeStatement;
 
 use crate::error::{LakeError, Result};
 
@@ -66,6 +69,8 @@ pub enum LakeStatement {
     Check(CheckStatement),
     /// `SET spark.… = value`, `SET lakeshell.… = value`.
     Set(SetStatement),
+    /// `SUMMARIZE table [VERSION AS OF n]` or `SUMMARIZE query`.
+    Summarize(SummarizeStatement),
     /// Anything DataFusion's parser understands.
     DataFusion(Box<DFStatement>),
     /// `MERGE | UPDATE | DELETE | OPTIMIZE ... DRY RUN` ([`dry_run`]): what the statement would
@@ -84,6 +89,7 @@ impl fmt::Display for LakeStatement {
             LakeStatement::ReplaceWhere(s) => write!(f, "{s}"),
             LakeStatement::Check(s) => write!(f, "{s}"),
             LakeStatement::Set(s) => write!(f, "{s}"),
+            LakeStatement::Summarize(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
             LakeStatement::DryRun(s) => write!(f, "{s} DRY RUN"),
         }
@@ -144,6 +150,7 @@ fn parse_one(
         }
         ("MERGE", _) => LakeStatement::Merge(Box::new(merge::parse(parser)?)),
         ("CHECK", _) => LakeStatement::Check(expectation::parse_check_statement(parser)?),
+        ("SUMMARIZE", _) => LakeStatement::Summarize(summarize::parse(parser)?),
         ("SET", _) if set::is_ours(parser) => LakeStatement::Set(set::parse(parser)?),
         ("ALTER", "TABLE") => LakeStatement::AlterTable(alter::parse(parser)?),
         ("INSERT", _) if insert::is_replace_where(parser) => {
@@ -348,6 +355,9 @@ mod tests {
             "OPTIMIZE t WHERE day = '2024-01-01' ZORDER BY (a) DRY RUN",
             "UPDATE t SET a = 1 WHERE b = 2 DRY RUN",
             "DELETE FROM t WHERE b = 2 DRY RUN",
+            "SUMMARIZE s.orders VERSION AS OF 3",
+            "SUMMARIZE SELECT a, b FROM t WHERE a > 1",
+            "SUMMARIZE 'landing/orders.csv'",
         ] {
             let parsed = parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             assert!(

@@ -137,6 +137,12 @@ pub fn tables(stmt: &LakeStatement) -> StatementTables {
         },
         LakeStatement::Describe(d) => add(&mut t.reads, d.table()),
         LakeStatement::Set(_) => {}
+        LakeStatement::Summarize(crate::sql::SummarizeStatement::Table { table, .. }) => {
+            add(&mut t.reads, table)
+        }
+        LakeStatement::Summarize(crate::sql::SummarizeStatement::Query(q)) => {
+            reads_of(q.as_ref(), &mut t.reads)
+        }
         LakeStatement::DryRun(inner) => {
             let planned = tables(inner);
             t.reads.extend(planned.reads);

@@ -599,3 +599,90 @@ fn versions_complete_and_history_and_edit_work_at_the_prompt() {
     // Keywords are highlighted on a terminal.
     assert!(screen.contains("\x1b[1;34mSELECT\x1b[0m"), "{screen}");
 }
+
+#[test]
+fn diff_summarize_and_chart_at_the_prompt() {
+    let d = tmp();
+    run_ok(lakeshell(d.path()).args([
+        "-q",
+        "-c",
+        "CREATE TABLE sales AS SELECT * FROM (VALUES (1, 'north', 100), (2, 'south', 50), (3, 'east', 25)) AS v(id, region, revenue)",
+        "-c",
+        "UPDATE sales SET revenue = 75 WHERE id = 2",
+        "-c",
+        "DELETE FROM sales WHERE id = 3",
+        "-c",
+        "INSERT INTO sales VALUES (4, 'west', 10)",
+    ]));
+    // \diff: the rows and the counts under them.
+    let out = run_ok(lakeshell(d.path()).args(["-c", "\\diff sales@v0 sales@v3 id"]));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "│ changed ┆  2 ┆ south         ┆ south        ┆             50 ┆            75 │"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "default.sales v0 → v3: 1 added, 1 removed, 1 changed (comparing the two versions)"
+        ),
+        "{text}"
+    );
+    // SUMMARIZE says what came from the log's statistics.
+    let out = run_ok(lakeshell(d.path()).args(["-c", "SUMMARIZE sales"]));
+    assert!(
+        stdout(&out).contains(
+            "default.sales: row count, null counts, min and max of id, revenue from the Delta log's file statistics"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    // \chart draws the last result, the longest bar for the largest value.
+    let out = run_ok(lakeshell(d.path()).args([
+        "-c",
+        "SELECT region, revenue FROM sales ORDER BY revenue DESC",
+        "-c",
+        "\\chart region revenue",
+    ]));
+    let text = stdout(&out);
+    let bars: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('│') && l.contains(" │"))
+        .collect();
+    assert_eq!(bars.len(), 3, "{text}");
+    assert!(
+        bars[0].starts_with("north │█") && bars[0].ends_with(" 100"),
+        "{text}"
+    );
+    assert!(
+        bars[0].matches('█').count() > bars[1].matches('█').count()
+            && bars[1].matches('█').count() > bars[2].matches('█').count(),
+        "{text}"
+    );
+    // Wrong columns name what there is; no result yet says what to run.
+    let bad = lakeshell(d.path())
+        .args([
+            "-c",
+            "SELECT region FROM sales",
+            "-c",
+            "\\chart region revenue",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("no column revenue in the last result (it has region)"),
+        "{}",
+        stderr(&bad)
+    );
+    let none = lakeshell(d.path())
+        .args(["-c", "\\chart region revenue"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&none).contains("run a query first"),
+        "{}",
+        stderr(&none)
+    );
+}

@@ -118,7 +118,7 @@ fn dry_runs_show_the_change_and_commit_nothing() {
         (
             "UPDATE t SET name = upper(name) WHERE id = 1 DRY RUN",
             vec![
-                "│ update ┆  1 ┆ A    ┆ a             │",
+                "│ update ┆  1 ┆ A    ┆ a           │",
                 "would update 1 row",
                 "files rewritten: 1 of 3",
             ],
