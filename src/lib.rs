@@ -9,6 +9,7 @@
 //! main.rs, cli      flags -> Settings; then the REPL, -c, stdin, `run` or `check`
 //!   repl            the prompt: history, completion, multi-line input
 //!   pipeline        `run`: files in dependency order, --select, reports, the run log; `check`
+//!   docs            `lakeshell docs`: a static HTML site of the warehouse and its pipeline
 //!   shell           the one statement runner every front end uses: a script splits into pieces
 //!                   (sql::split tells SQL from a backslash command), each runs here, results
 //!                   stream to output; meta commands (meta.rs, one enum) run here too
@@ -29,6 +30,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod delta;
+pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod expectations;

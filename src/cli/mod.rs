@@ -20,7 +20,7 @@ use crate::sql::vars::Vars;
 #[derive(Debug, Parser)]
 #[command(name = "lakeshell", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  lakeshell                                   start the REPL on ./lakehouse\n  lakeshell run sql/quickstart                run a pipeline folder in dependency order\n  lakeshell run sql/medallion --select silver+  run part of it and what depends on it\n  lakeshell check sql/checks                  evaluate expectation files\n  lakeshell -c \"SELECT * FROM 'data.csv'\"     run one statement\n  echo 'SELECT 1;' | lakeshell --format csv   run SQL from stdin"
+    after_help = "Examples:\n  lakeshell                                   start the REPL on ./lakehouse\n  lakeshell run sql/quickstart                run a pipeline folder in dependency order\n  lakeshell run sql/medallion --select silver+  run part of it and what depends on it\n  lakeshell check sql/checks                  evaluate expectation files\n  lakeshell docs sql/medallion --out site     write a static HTML site of the warehouse\n  lakeshell -c \"SELECT * FROM 'data.csv'\"     run one statement\n  echo 'SELECT 1;' | lakeshell --format csv   run SQL from stdin"
 )]
 pub struct Cli {
     /// Warehouse folder or URL (s3://, az://, abfss://, gs://); default ./lakehouse
@@ -99,6 +99,17 @@ pub enum Command {
         /// Check this version: N for every table, or TABLE=N (repeatable)
         #[arg(long, value_name = "[TABLE=]VERSION")]
         as_of: Vec<String>,
+    },
+    /// Write a static HTML site of the warehouse (no server, no network): the pipeline's
+    /// lineage graph, each table's schema, partitioning, version and history, expectation
+    /// results over time and the last runs
+    Docs {
+        /// Pipeline folder whose files and tables make the lineage graph (default: none, tables
+        /// only)
+        dir: Option<PathBuf>,
+        /// Folder the site is written to
+        #[arg(long, short = 'o', default_value = "site")]
+        out: PathBuf,
     },
 }
 
@@ -254,6 +265,22 @@ async fn run_inner(cli: Cli) -> Result<i32> {
             check_as_of(&shell.engine, as_of)?;
             let code = crate::pipeline::check(&mut shell, files).await?;
             return Ok(code.max(exit(failures)));
+        }
+        Some(Command::Docs { dir, out }) => {
+            let site = crate::docs::gather(&shell.engine, dir.as_deref()).await?;
+            let page = crate::docs::write(&site, out)?;
+            if !settings.print.quiet {
+                output::print_echo(
+                    &mut std::io::stderr(),
+                    &format!(
+                        "wrote {} ({} tables, {} pipeline files); open it in a browser",
+                        page.display(),
+                        site.tables.len(),
+                        site.files.len()
+                    ),
+                );
+            }
+            return Ok(exit(failures));
         }
         None => {}
     }

@@ -9,6 +9,7 @@
 //!   quality results, reports, the run log, failures and skipped files, --select, `check`.
 //! - `interop`: delta-rs (Python) and DuckDB read what lakeshell writes.
 //! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
+//! - `docs`: `lakeshell docs` rendered in headless Chromium.
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
 
 #![allow(
@@ -24,6 +25,7 @@ mod cli;
 mod common;
 mod concurrency;
 mod corpus;
+mod docs;
 mod interop;
 mod maintenance;
 mod pipeline;
