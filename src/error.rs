@@ -54,6 +54,9 @@ pub enum LakeError {
     /// Something the user asked for that lakeshell does not support (yet).
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A write in a read-only session (`--read-only`, a target with `read_only = true`).
+    #[error("read-only: {0}")]
+    ReadOnly(String),
     /// A name that cannot name a table or schema.
     #[error("{0}")]
     BadName(String),

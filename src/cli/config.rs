@@ -1,5 +1,6 @@
-//! The config file: `--config FILE`, `$LAKESHELL_CONFIG`, or `~/.config/lakeshell/config.toml`
-//! when it exists.
+//! The config file: `--config FILE`, `$LAKESHELL_CONFIG`, a project's `lakeshell.toml` (found
+//! from the working directory up, as dbt finds its project), or `~/.config/lakeshell/config.toml`
+//! when it exists; the first of these wins.
 //!
 //! ```toml
 //! warehouse = "s3://bucket/lake"
@@ -12,6 +13,17 @@
 //! [storage]            # options for every object store; AWS_*/AZURE_*/GOOGLE_* env vars too
 //! aws_region = "us-east-1"
 //! aws_endpoint_url = "http://127.0.0.1:9000"
+//!
+//! target = "dev"       # the target used when --target names none
+//! [targets.dev]
+//! warehouse = "./lakehouse"
+//! [targets.prod]
+//! warehouse = "s3://prod-lake/warehouse"
+//! read_only = true
+//! [targets.prod.storage]
+//! aws_region = "eu-west-1"
+//! [targets.prod.vars]
+//! env = "prod"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -35,6 +47,34 @@ pub struct Config {
     pub temp_dir: Option<PathBuf>,
     #[serde(default)]
     pub storage: StorageOptions,
+    /// The target used when `--target` and `$LAKESHELL_TARGET` name none.
+    pub target: Option<String>,
+    #[serde(default)]
+    pub targets: std::collections::BTreeMap<String, Target>,
+}
+
+/// An environment (dev, prod): its warehouse, storage options, variables and whether it is
+/// read-only. What a target sets wins over the file's top level; flags win over both.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub warehouse: Option<String>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub storage: StorageOptions,
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+/// The file name of a project's config.
+pub const PROJECT_FILE: &str = "lakeshell.toml";
+
+/// The project's `lakeshell.toml` in `dir` or the nearest folder above it.
+pub fn project_path(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join(PROJECT_FILE))
+        .find(|p| p.is_file())
 }
 
 /// The default config path.
@@ -43,11 +83,34 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 impl Config {
+    /// The target `name` (or the file's default target), by name, or an error listing the
+    /// targets there are. None when neither names one.
+    pub fn target(&self, name: Option<&str>) -> Result<Option<(String, Target)>> {
+        let Some(name) = name.or(self.target.as_deref()) else {
+            return Ok(None);
+        };
+        match self.targets.get(name) {
+            Some(t) => Ok(Some((name.to_string(), t.clone()))),
+            None => Err(LakeError::Config(format!(
+                "unknown target {name}: {}",
+                if self.targets.is_empty() {
+                    "the config file defines none; add a [targets.NAME] table".to_string()
+                } else {
+                    format!(
+                        "the config file defines {}",
+                        self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            ))),
+        }
+    }
+
     /// Loads `path` if given (it must exist), else the default path if it exists.
     pub fn load(path: Option<&Path>) -> Result<Config> {
+        let project = || std::env::current_dir().ok().and_then(|d| project_path(&d));
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
-            None => match default_path() {
+            None => match project().or_else(default_path) {
                 Some(p) => (p, false),
                 None => return Ok(Config::default()),
             },
@@ -82,5 +145,36 @@ mod tests {
         assert_eq!(c.warehouse.as_deref(), Some("s3://b/w"));
         assert_eq!(c.storage["aws_region"], "x");
         assert!(toml::from_str::<Config>("wherehouse = 1").is_err());
+    }
+
+    #[test]
+    fn targets_are_chosen_by_name_or_default() {
+        let c: Config = toml::from_str(
+            "target = 'dev'\n[targets.dev]\nwarehouse = 'lh'\n[targets.prod]\nwarehouse = 's3://p/w'\nread_only = true\n[targets.prod.storage]\naws_region = 'eu-west-1'\n[targets.prod.vars]\nenv = 'prod'\n",
+        )
+        .unwrap();
+        let (name, dev) = c.target(None).unwrap().unwrap();
+        assert_eq!(
+            (name.as_str(), dev.warehouse.as_deref()),
+            ("dev", Some("lh"))
+        );
+        let (_, prod) = c.target(Some("prod")).unwrap().unwrap();
+        assert!(prod.read_only && prod.storage["aws_region"] == "eu-west-1");
+        assert_eq!(prod.vars["env"], "prod");
+        let e = c.target(Some("staging")).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown target staging") && e.contains("dev, prod"),
+            "{e}"
+        );
+        assert!(Config::default().target(None).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_project_file_is_found_from_below() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(PROJECT_FILE), "").unwrap();
+        let deep = d.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(project_path(&deep), Some(d.path().join(PROJECT_FILE)));
     }
 }

@@ -63,6 +63,14 @@ pub struct Cli {
     /// Open every table anew in each statement, keeping no snapshot between statements
     #[arg(long, global = true)]
     pub no_table_cache: bool,
+    /// Environment target of the config file ([targets.NAME]): its warehouse, storage options,
+    /// variables and read-only flag; ${target} in SQL
+    #[arg(long, env = "LAKESHELL_TARGET", global = true, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Refuse every statement that would write (DML, DDL, maintenance, registrations) before
+    /// touching storage; lakeshell's own logs are not written either
+    #[arg(long, global = true)]
+    pub read_only: bool,
     /// The time now() and freshness checks use (e.g. 2026-11-21T06:00:00Z); default the clock
     #[arg(long, env = "LAKESHELL_NOW", global = true, value_name = "TIME")]
     pub now: Option<String>,
@@ -123,6 +131,10 @@ pub struct Settings {
     pub continue_on_error: bool,
     pub history_file: Option<PathBuf>,
     pub limits: crate::engine::Limits,
+    /// The environment target chosen, by name.
+    pub target: Option<String>,
+    /// Read-only mode, and what set it.
+    pub read_only: Option<String>,
 }
 
 fn pairs(items: &[String], flag: &str) -> Result<Vec<(String, String)>> {
@@ -141,16 +153,24 @@ impl Settings {
     /// Resolves flags over the config file over defaults.
     pub fn resolve(cli: &Cli, interactive: bool) -> Result<Settings> {
         let cfg = config::Config::load(cli.config.as_deref())?;
+        let target = cfg.target(cli.target.as_deref())?;
         let warehouse = cli
             .warehouse
             .clone()
+            .or(target.as_ref().and_then(|(_, t)| t.warehouse.clone()))
             .or(cfg.warehouse.clone())
             .unwrap_or_else(|| "lakehouse".into());
         let warehouse = catalog::parse_location(&warehouse)
             .map_err(|e| LakeError::Flag(format!("--warehouse: {e}")))?;
         let env = options::from_env();
         let storage = options::merged(
-            &options::merged(&env, cfg.storage.clone()),
+            &options::merged(
+                &options::merged(&env, cfg.storage.clone()),
+                target
+                    .as_ref()
+                    .map(|(_, t)| t.storage.clone())
+                    .unwrap_or_default(),
+            ),
             pairs(&cli.storage_options, "--storage-option")?,
         );
         let format = match cli.format.as_deref().or(cfg.format.as_deref()) {
@@ -161,7 +181,15 @@ impl Settings {
         Ok(Settings {
             warehouse,
             storage,
-            vars: pairs(&cli.vars, "--var")?.into_iter().collect(),
+            vars: {
+                let mut vars: HashMap<String, String> = HashMap::new();
+                if let Some((name, t)) = &target {
+                    vars.insert("target".into(), name.clone());
+                    vars.extend(t.vars.clone());
+                }
+                vars.extend(pairs(&cli.vars, "--var")?);
+                vars
+            },
             print: PrintOptions {
                 format,
                 max_rows,
@@ -188,6 +216,15 @@ impl Settings {
                 },
                 temp_dir: cli.temp_dir.clone().or(cfg.temp_dir),
             },
+            read_only: if cli.read_only {
+                Some("--read-only".into())
+            } else {
+                target
+                    .as_ref()
+                    .filter(|(_, t)| t.read_only)
+                    .map(|(name, _)| format!("target {name}"))
+            },
+            target: target.map(|(name, _)| name),
         })
     }
 }
@@ -220,6 +257,10 @@ async fn run_inner(cli: Cli) -> Result<i32> {
     )?;
     if let Some(now) = &cli.now {
         engine.set_now(crate::engine::parse_now(now)?)?;
+    }
+    engine.set_read_only(settings.read_only.clone())?;
+    if let Some(t) = &settings.target {
+        crate::delta::set_target(t);
     }
     let mut shell = Shell::new(engine, settings.print.clone(), true);
 

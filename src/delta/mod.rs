@@ -183,6 +183,19 @@ pub fn engine_info() -> String {
     format!("lakeshell/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The environment target this process writes for (`--target prod`), set once at start.
+static TARGET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records `name` as the target in every commit's info from now on (`lakeshell.target`).
+pub fn set_target(name: &str) {
+    let _ = TARGET.set(name.to_string());
+}
+
+/// The environment target set at start, if any.
+pub fn target() -> Option<&'static str> {
+    TARGET.get().map(String::as_str)
+}
+
 /// Commit metadata: the statement as written (secrets already redacted), lakeshell's name, the
 /// version the statement read (`readVersion`, which [`commit_check`] checks the commit
 /// against) and an id of the commit's own.
@@ -215,6 +228,9 @@ pub fn commit_metadata(
     }
     if let Some(sql) = sql {
         meta.push(("sqlText".to_string(), serde_json::json!(sql)));
+    }
+    if let Some(t) = target() {
+        meta.push(("lakeshell.target".to_string(), serde_json::json!(t)));
     }
     meta
 }

@@ -110,6 +110,9 @@ pub struct Engine {
     check_versions: std::sync::Mutex<(Option<u64>, std::collections::HashMap<String, u64>)>,
     /// Data files the current statement's reads did not find.
     missing: Arc<Missing>,
+    /// Read-only mode and what set it (`--read-only`, `target prod`): every statement that
+    /// would write is refused before storage is touched.
+    read_only: std::sync::Mutex<Option<String>>,
 }
 
 impl Engine {
@@ -195,7 +198,22 @@ impl Engine {
             pending: Default::default(),
             check_versions: Default::default(),
             missing,
+            read_only: Default::default(),
         })
+    }
+
+    /// Turns read-only mode on (`Some(what set it)`) or off.
+    pub fn set_read_only(&self, why: Option<String>) -> Result<()> {
+        *self
+            .read_only
+            .lock()
+            .map_err(|_| LakeError::Internal("read-only lock poisoned".into()))? = why;
+        Ok(())
+    }
+
+    /// What set read-only mode, when it is on.
+    pub fn read_only(&self) -> Option<String> {
+        self.read_only.lock().ok().and_then(|r| r.clone())
     }
 
     /// The warehouse this session uses.
@@ -301,6 +319,13 @@ impl Engine {
             return Err(LakeError::BadStatement(
                 "an expectation file holds CHECK statements (and SET); run other statements with lakeshell run".into(),
             ));
+        }
+        if let Some(why) = self.read_only() {
+            if let Some(what) = writes(&stmt) {
+                return Err(LakeError::ReadOnly(format!(
+                    "{what} would write, and this session is read-only ({why}); nothing was done"
+                )));
+            }
         }
         // Commits record the statement as written: variables unsubstituted, secrets redacted.
         let sql = redact_sql(raw);
@@ -639,6 +664,50 @@ impl Engine {
 }
 
 /// The name a statement's table is served to the planner under.
+/// The kind of write `stmt` is (`MERGE INTO`), or None when it writes nothing to storage.
+/// Queries, DESCRIBE, SUMMARIZE, CHECK (its results are then not recorded), SET, dry runs,
+/// session views and `COPY ... TO` a file outside the warehouse do not write.
+fn writes(stmt: &LakeStatement) -> Option<&'static str> {
+    use MaintenanceStatement as M;
+    Some(match stmt {
+        LakeStatement::CreateTable(_) => "CREATE TABLE",
+        LakeStatement::Maintenance(M::Restore { .. }) => "RESTORE",
+        LakeStatement::Maintenance(M::Optimize { .. }) => "OPTIMIZE",
+        LakeStatement::Maintenance(M::Vacuum { dry_run: false, .. }) => "VACUUM",
+        LakeStatement::Maintenance(M::Fsck { dry_run: false, .. }) => "FSCK REPAIR TABLE",
+        LakeStatement::Maintenance(M::Convert { .. }) => "CONVERT TO DELTA",
+        LakeStatement::Merge(_) => "MERGE INTO",
+        LakeStatement::AlterTable(_) => "ALTER TABLE",
+        LakeStatement::ReplaceWhere(_) => "INSERT ... REPLACE WHERE",
+        LakeStatement::DataFusion(df) => match df.as_ref() {
+            DFStatement::CreateExternalTable(cet)
+                if cet.file_type.eq_ignore_ascii_case("delta") =>
+            {
+                "CREATE EXTERNAL TABLE"
+            }
+            DFStatement::Statement(s) => match s.as_ref() {
+                SQLStatement::Insert(_) => "INSERT",
+                SQLStatement::Update(_) => "UPDATE",
+                SQLStatement::Delete(_) => "DELETE",
+                SQLStatement::Truncate(_) => "TRUNCATE",
+                SQLStatement::Drop {
+                    object_type: ObjectType::Table,
+                    ..
+                } => "DROP TABLE",
+                SQLStatement::AlterTable(_) => "ALTER TABLE",
+                _ => return None,
+            },
+            _ => return None,
+        },
+        LakeStatement::Maintenance(M::Vacuum { .. } | M::Fsck { .. })
+        | LakeStatement::Describe(_)
+        | LakeStatement::Check(_)
+        | LakeStatement::Set(_)
+        | LakeStatement::Summarize(_)
+        | LakeStatement::DryRun(_) => return None,
+    })
+}
+
 fn served_name(name: &ObjectName) -> Result<TableReference> {
     Ok(match TableName::from_object(name)? {
         TableName::Warehouse { schema, table } => {

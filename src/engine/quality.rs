@@ -179,6 +179,11 @@ impl Engine {
         let Some(schema) = batches.first().map(|b| b.schema()) else {
             return Ok(WriteMetrics::new(&entry.name, operation, None));
         };
+        // A read-only session records nothing of its own (quality results, positions, the run
+        // log); the statements that would write data are refused before they get here.
+        if self.read_only().is_some() {
+            return Ok(WriteMetrics::new(&entry.name, operation, None));
+        }
         super::retry::retrying(|| async {
             let stream = MemoryStream::try_new(batches.clone(), Arc::clone(&schema), None)?;
             let req = WriteRequest {

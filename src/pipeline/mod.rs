@@ -322,6 +322,7 @@ async fn append_run_log(shell: &Shell, r: &RunReport) -> Result<()> {
         ),
         Field::new("duration_ms", DataType::Int64, true),
         Field::new("error", DataType::Utf8, true),
+        Field::new("target", DataType::Utf8, true),
     ]));
     let batch = RecordBatch::try_new(
         schema,
@@ -363,6 +364,7 @@ async fn append_run_log(shell: &Shell, r: &RunReport) -> Result<()> {
                     .collect::<Vec<_>>(),
             )),
             text(&|s| s.error.clone()),
+            text(&|_| crate::delta::target().map(str::to_string)),
         ],
     )?;
     let entry = shell

@@ -21,6 +21,11 @@ impl Drop for Moto {
 }
 
 pub fn start_moto() -> Moto {
+    start_moto_with(&[])
+}
+
+/// moto with `env` set (for example its request recorder).
+pub fn start_moto_with(env: &[(&str, &str)]) -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,6 +40,7 @@ pub fn start_moto() -> Moto {
             "-p",
             &port.to_string(),
         ])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -136,4 +142,109 @@ fn warehouse_on_s3_end_to_end() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn read_only_session_sends_no_write_to_the_store() {
+    let d = tempfile::tempdir().unwrap();
+    let recording = d.path().join("requests.jsonl");
+    let moto = start_moto_with(&[
+        ("MOTO_ENABLE_RECORDING", "true"),
+        ("MOTO_RECORDER_FILEPATH", recording.to_str().unwrap()),
+    ]);
+    py(BOTO, &[&moto.endpoint]);
+    // A target that is read-only, in the project's lakeshell.toml.
+    std::fs::write(
+        d.path().join("lakeshell.toml"),
+        "target = 'dev'\n[targets.dev]\nwarehouse = 's3://lake/wh'\n[targets.prod]\nwarehouse = 's3://lake/wh'\nread_only = true\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = lakeshell(d.path());
+        s3_env(&mut cmd, &moto.endpoint);
+        cmd.env_remove("LAKESHELL_TARGET").args(args);
+        cmd
+    };
+    run_ok(&mut run(&[
+        "-q",
+        "-c",
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name)",
+    ]));
+    std::fs::write(&recording, "").unwrap();
+    let writes = [
+        "MERGE INTO t USING (SELECT 3 AS id, 'c' AS name) AS s ON t.id = s.id WHEN NOT MATCHED THEN INSERT *",
+        "INSERT INTO t VALUES (9, 'z')",
+        "OPTIMIZE t",
+        "DROP TABLE t",
+        "CREATE EXTERNAL TABLE e STORED AS DELTA LOCATION 's3://lake/wh/default/t'",
+    ];
+    for (flags, why) in [
+        (vec!["--target", "prod"], "target prod"),
+        (vec!["--read-only"], "--read-only"),
+    ] {
+        for sql in writes {
+            let mut cmd = run(&flags);
+            let out = cmd.args(["-c", sql]).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{sql}");
+            let err = stderr(&out);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.contains(&format!(
+                    "this session is read-only ({why}); nothing was done"
+                )),
+                "{err}"
+            );
+        }
+        // Reads work, and the dry run and CHECK too (its results are not recorded).
+        let mut cmd = run(&flags);
+        let out = run_ok(cmd.args([
+            "-f",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM t",
+            "-c",
+            "MERGE INTO t USING (SELECT 3 AS id, 'c' AS name) AS s ON t.id = s.id WHEN NOT MATCHED THEN INSERT * DRY RUN",
+            "-c",
+            "CHECK t (CONSTRAINT ids EXPECT (id > 0))",
+        ]));
+        assert!(stdout(&out).starts_with("n\n2\n"), "{}", stdout(&out));
+    }
+    // The store saw reads, and not one write.
+    let log = std::fs::read_to_string(&recording).unwrap();
+    let methods: Vec<String> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["method"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        methods.iter().any(|m| m == "GET"),
+        "no reads recorded: {log}"
+    );
+    let written: Vec<&String> = methods
+        .iter()
+        .filter(|m| matches!(m.as_str(), "PUT" | "POST" | "DELETE" | "PATCH"))
+        .collect();
+    assert!(
+        written.is_empty(),
+        "{} write request(s): {log}",
+        written.len()
+    );
+    // The dev target writes, and its commits say so.
+    run_ok(&mut run(&["-q", "-c", "INSERT INTO t VALUES (3, 'c')"]));
+    let h = run_ok(&mut run(&[
+        "-f",
+        "json",
+        "-c",
+        "SELECT count(*) AS n FROM t",
+    ]));
+    assert_eq!(stdout(&h), "[{\"n\":3}]\n");
+    let commit = py(
+        "import boto3, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\nprint(s3.get_object(Bucket='lake', Key='wh/default/t/_delta_log/00000000000000000001.json')['Body'].read().decode())",
+        &[&moto.endpoint],
+    );
+    assert!(commit.contains("\"lakeshell.target\":\"dev\""), "{commit}");
 }
