@@ -136,6 +136,15 @@ pub enum LakeError {
     /// The user pressed Ctrl-C while a statement ran.
     #[error("cancelled")]
     Cancelled,
+    /// A failed object-store request, with the store and the warehouse location named.
+    #[error("{store} {url}: {source}")]
+    OnStore {
+        /// `S3`, `Azure`, `GCS`.
+        store: &'static str,
+        url: String,
+        #[source]
+        source: Box<LakeError>,
+    },
     /// An error about one table, with the table named.
     #[error("{table}: {source}")]
     OnTable {
@@ -229,7 +238,9 @@ impl LakeError {
             | LakeError::Io { .. } => 2,
             // Anything that went wrong in a statement is a statement failure.
             LakeError::At { .. } => 1,
-            LakeError::OnTable { source, .. } => source.exit_code(),
+            LakeError::OnTable { source, .. } | LakeError::OnStore { source, .. } => {
+                source.exit_code()
+            }
             _ => 1,
         }
     }

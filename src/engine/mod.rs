@@ -288,6 +288,29 @@ impl Engine {
         }
     }
 
+    /// `e`, a failed request to an object store, with the store and the warehouse's URL named
+    /// when the error does not name them already.
+    fn name_store(&self, e: LakeError) -> LakeError {
+        let root = self.warehouse.root();
+        let store = match root.scheme() {
+            "s3" | "s3a" => "S3",
+            "az" | "abfs" | "abfss" | "azure" | "adl" => "Azure",
+            "gs" => "GCS",
+            _ => return e,
+        };
+        let from_store = crate::error::find::<object_store::Error>(&e).is_some()
+            || e.to_string().contains("storage: ");
+        let url = crate::catalog::display_url(root);
+        if !from_store || e.to_string().contains(&url) {
+            return e;
+        }
+        LakeError::OnStore {
+            store,
+            url,
+            source: Box::new(e),
+        }
+    }
+
     /// Runs `stmt`, parsed from `raw` (with `${var}`s substituted) by the caller.
     pub async fn execute_parsed(
         &self,
@@ -298,7 +321,7 @@ impl Engine {
         self.drop_pending();
         self.missing.clear();
         let out = match self.dispatch(raw, stmt, opts).await {
-            Err(e) => Err(self.suggest(e).await),
+            Err(e) => Err(self.name_store(self.suggest(e).await)),
             ok => ok,
         };
         match &out {

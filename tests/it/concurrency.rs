@@ -1,4 +1,5 @@
-//! Two lakeshell processes writing one table at the same time, on local disk and on S3 (moto).
+//! Two lakeshell processes writing one table at the same time, on local disk, on S3 (moto) and
+//! on Azure (Azurite).
 //! `LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS` holds each writer between reading the table's version
 //! and writing, so the writes really overlap: both processes read the same version before
 //! either commits.
@@ -9,6 +10,7 @@ use std::process::{Command, Output};
 use super::common::py;
 use super::common::{lakeshell, run_ok, stderr, stdout};
 use super::s3::{s3_env, start_moto, BOTO};
+use super::stores::{azure_env, start_azurite};
 
 /// Runs the same kind of statement in two processes at once.
 fn together(make: &dyn Fn(&str) -> Command, a: &str, b: &str) -> (Output, Output) {
@@ -131,6 +133,33 @@ fn concurrent_writers_on_s3() {
         stdout(&run_ok(cmd.args([
             "--warehouse",
             "s3://lake/conc",
+            "-f",
+            "csv",
+            "-c",
+            sql,
+        ])))
+    };
+    check_writers(&make, &read);
+}
+
+#[test]
+fn concurrent_writers_on_azure() {
+    let az = start_azurite();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let endpoint = az.endpoint.clone();
+    let make = |sql: &str| {
+        let mut cmd = lakeshell(&dir);
+        azure_env(&mut cmd, &endpoint);
+        cmd.args(["--warehouse", "az://lake/conc", "-q", "-c", sql]);
+        cmd
+    };
+    let read = |sql: &str| {
+        let mut cmd = lakeshell(&dir);
+        azure_env(&mut cmd, &endpoint);
+        stdout(&run_ok(cmd.args([
+            "--warehouse",
+            "az://lake/conc",
             "-f",
             "csv",
             "-c",

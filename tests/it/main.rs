@@ -9,6 +9,7 @@
 //!   quality results, reports, the run log, failures and skipped files, --select, `check`.
 //! - `interop`: delta-rs (Python) and DuckDB read what lakeshell writes.
 //! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
+//! - `stores`: one end-to-end warehouse test on local disk, S3 (moto) and Azure (Azurite).
 //! - `docs`: `lakeshell docs` rendered in headless Chromium.
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
 
@@ -34,3 +35,4 @@ mod quickstart;
 mod races;
 mod s3;
 mod slt;
+mod stores;
