@@ -371,7 +371,9 @@ pub fn origin(source: &str, piece: &Piece) -> Origin {
     let text = match piece {
         Piece::Sql { text, .. } | Piece::Meta { text, .. } => text,
     };
-    let first = text.lines().next().unwrap_or_default().trim();
+    // Secrets written in the statement are never shown with its error.
+    let first = crate::sql::redact::redact_sql(text.lines().next().unwrap_or_default().trim());
+    let first = first.as_str();
     let first_line = if first.chars().count() > 60 {
         format!("{}...", first.chars().take(57).collect::<String>())
     } else {

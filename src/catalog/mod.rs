@@ -12,6 +12,7 @@ pub mod cache;
 pub mod options;
 pub mod provider;
 pub mod registry;
+pub mod secrets;
 pub mod stores;
 
 use std::sync::Arc;
@@ -170,6 +171,7 @@ pub struct TableEntry {
 pub struct Warehouse {
     root: Url,
     options: StorageOptions,
+    secrets: Arc<secrets::Secrets>,
     registry: registry::Registry,
     cache: cache::TableCache,
 }
@@ -185,6 +187,7 @@ impl Warehouse {
         Warehouse {
             root,
             options,
+            secrets: Default::default(),
             registry,
             cache: cache::TableCache::new(true),
         }
@@ -244,6 +247,35 @@ impl Warehouse {
         &self.options
     }
 
+    /// The options for `url`: those in force, overlaid with the secret whose scope is the
+    /// longest prefix of `url`.
+    pub fn options_for(&self, url: &Url) -> StorageOptions {
+        options::merged(&self.options, self.secrets.for_url(url))
+    }
+
+    /// The session's secrets (shared with the object-store registry).
+    pub fn secrets(&self) -> &Arc<secrets::Secrets> {
+        &self.secrets
+    }
+
+    fn secrets_url(&self) -> Url {
+        self.root
+            .join(&format!("{META_DIR}/secrets.json"))
+            .unwrap_or_else(|_| self.root.clone())
+    }
+
+    /// Reads the warehouse's persistent secrets into the session.
+    pub async fn load_secrets(&self) -> Result<()> {
+        let url = self.secrets_url();
+        self.secrets.load(&url, &self.options_for(&url)).await
+    }
+
+    /// Writes the session's persistent secrets to the warehouse.
+    pub async fn save_secrets(&self) -> Result<()> {
+        let url = self.secrets_url();
+        self.secrets.save(&url, &self.options_for(&url)).await
+    }
+
     /// Where `schema.table` lives when it is a warehouse (managed) table.
     pub fn table_url(&self, schema: &str, table: &str) -> Result<Url> {
         check_name(schema)?;
@@ -263,7 +295,7 @@ impl Warehouse {
         let qualified = format!("{schema}.{table}");
         if let Some(reg) = self.registry.get(&self.options, &qualified).await? {
             let url = parse_location(&reg.location)?;
-            let options = reg.resolved_options(&self.options)?;
+            let options = reg.resolved_options(&self.options_for(&url))?;
             return Ok(Some(TableEntry {
                 name: qualified,
                 url,
@@ -275,11 +307,12 @@ impl Warehouse {
             return Ok(None);
         }
         let url = self.table_url(schema, table)?;
-        if is_delta_table(&url, &self.options).await? {
+        let options = self.options_for(&url);
+        if is_delta_table(&url, &options).await? {
             return Ok(Some(TableEntry {
                 name: qualified,
                 url,
-                options: self.options.clone(),
+                options,
                 external: false,
             }));
         }
@@ -305,20 +338,22 @@ impl Warehouse {
         let TableName::Warehouse { schema, table } = name else {
             return self.at_location(&name.to_string());
         };
+        let url = self.table_url(schema, table)?;
         Ok(TableEntry {
             name: name.to_string(),
-            url: self.table_url(schema, table)?,
-            options: self.options.clone(),
+            options: self.options_for(&url),
+            url,
             external: false,
         })
     }
 
     /// A table addressed by its location, with the warehouse's storage options.
     pub fn at_location(&self, location: &str) -> Result<TableEntry> {
+        let url = parse_location(location)?;
         Ok(TableEntry {
             name: location.to_string(),
-            url: parse_location(location)?,
-            options: self.options.clone(),
+            options: self.options_for(&url),
+            url,
             external: true,
         })
     }
@@ -348,11 +383,12 @@ impl Warehouse {
                 .map_err(|e| LakeError::BadName(format!("bad schema name {schema}: {e}")))?;
             for t in self.list_dirs(&dir).await? {
                 let url = self.table_url(schema, &t)?;
-                if is_delta_table(&url, &self.options).await? {
+                let options = self.options_for(&url);
+                if is_delta_table(&url, &options).await? {
                     out.push(TableEntry {
                         name: format!("{schema}.{t}"),
                         url,
-                        options: self.options.clone(),
+                        options,
                         external: false,
                     });
                 }
@@ -368,8 +404,8 @@ impl Warehouse {
                 out.retain(|e| e.name != reg.name);
                 out.push(TableEntry {
                     name: reg.name.clone(),
+                    options: reg.resolved_options(&self.options_for(&url))?,
                     url,
-                    options: reg.resolved_options(&self.options)?,
                     external: true,
                 });
             }
@@ -379,7 +415,7 @@ impl Warehouse {
     }
 
     async fn list_dirs(&self, dir: &Url) -> Result<Vec<String>> {
-        let (store, path) = open_store(dir, &self.options)?;
+        let (store, path) = open_store(dir, &self.options_for(dir))?;
         match store.list_with_delimiter(Some(&path)).await {
             Ok(listing) => Ok(listing
                 .common_prefixes

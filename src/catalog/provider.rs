@@ -224,15 +224,15 @@ pub struct LakeUrlTables {
 impl UrlTableFactory for LakeUrlTables {
     async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Ok(parsed) = parse_location(url) {
-            let options = self.warehouse.options();
-            if super::is_delta_table(&parsed, options)
+            let options = self.warehouse.options_for(&parsed);
+            if super::is_delta_table(&parsed, &options)
                 .await
                 .unwrap_or(false)
             {
                 let entry = TableEntry {
                     name: url.to_string(),
                     url: parsed,
-                    options: options.clone(),
+                    options,
                     external: true,
                 };
                 return Ok(Some(delta_provider(&self.warehouse, &entry).await?));

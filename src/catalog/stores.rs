@@ -27,16 +27,23 @@ use super::options::{for_store, StorageOptions};
 #[derive(Debug)]
 pub struct LakeStores {
     options: StorageOptions,
+    /// Scoped credentials, consulted for each store's URL.
+    secrets: Arc<super::secrets::Secrets>,
     cache: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
     missing: Arc<Missing>,
 }
 
 impl LakeStores {
-    /// A registry whose stores use `options` (environment and config file already merged in),
-    /// noting data files not found in `missing`.
-    pub fn new(options: StorageOptions, missing: Arc<Missing>) -> Self {
+    /// A registry whose stores use `options` (environment and config file already merged in)
+    /// and the secret scoped to each store's URL, noting data files not found in `missing`.
+    pub fn new(
+        options: StorageOptions,
+        secrets: Arc<super::secrets::Secrets>,
+        missing: Arc<Missing>,
+    ) -> Self {
         LakeStores {
             options,
+            secrets,
             cache: RwLock::default(),
             missing,
         }
@@ -85,11 +92,18 @@ impl ObjectStoreRegistry for LakeStores {
     }
 
     fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
-        let k = key(url);
+        let secret = self.secrets.for_url(url);
+        // A store is kept per bucket and credentials: a secret made later gets its own.
+        let k = if secret.is_empty() {
+            key(url)
+        } else {
+            format!("{}|{:?}", key(url), secret)
+        };
         if let Some(store) = self.cache.read().ok().and_then(|c| c.get(&k).cloned()) {
             return Ok(store);
         }
-        let store = self.watched(Self::build(url, &self.options)?);
+        let options = super::options::merged(&self.options, secret);
+        let store = self.watched(Self::build(url, &options)?);
         if let Ok(mut c) = self.cache.write() {
             c.insert(k, Arc::clone(&store));
         }

@@ -29,6 +29,7 @@ impl Engine {
         let mut target = self.warehouse.resolve_for_write(&name).await?;
         if let Some(loc) = &ct.location {
             target.url = parse_location(loc)?;
+            target.options = self.warehouse.options_for(&target.url);
             target.external = true;
         }
         let exists = catalog::is_delta_table(&target.url, &target.options).await?;

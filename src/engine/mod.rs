@@ -19,6 +19,7 @@ pub mod progress;
 mod quality;
 mod retry;
 mod scan_rules;
+mod secrets;
 mod semi_join;
 mod summarize;
 
@@ -55,7 +56,7 @@ use crate::error::{LakeError, Result};
 use crate::sql::alter::{AlterAction, AlterTableStatement};
 use crate::sql::maintenance::MaintenanceStatement;
 use crate::sql::redact::redact_sql;
-use crate::sql::{parse_statement, vars::Vars, LakeStatement};
+use crate::sql::{parse_statement, vars::Vars, LakeStatement, SecretStatement};
 use plan::Opened;
 
 /// One batch of rows with `fields`, as an outcome (DESCRIBE, OPTIMIZE, VACUUM ...).
@@ -113,6 +114,8 @@ pub struct Engine {
     /// Read-only mode and what set it (`--read-only`, `target prod`): every statement that
     /// would write is refused before storage is touched.
     read_only: std::sync::Mutex<Option<String>>,
+    /// Whether the warehouse's persistent secrets have been read into the session.
+    secrets_loaded: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -145,6 +148,7 @@ impl Engine {
         let runtime = runtime
             .with_object_store_registry(Arc::new(LakeStores::new(
                 warehouse.options().clone(),
+                Arc::clone(warehouse.secrets()),
                 Arc::clone(&missing),
             )))
             .build_arc()?;
@@ -199,6 +203,7 @@ impl Engine {
             check_versions: Default::default(),
             missing,
             read_only: Default::default(),
+            secrets_loaded: Default::default(),
         })
     }
 
@@ -320,7 +325,11 @@ impl Engine {
     ) -> Result<Outcome> {
         self.drop_pending();
         self.missing.clear();
-        let out = match self.dispatch(raw, stmt, opts).await {
+        let out = match self.load_secrets_once().await {
+            Ok(()) => self.dispatch(raw, stmt, opts).await,
+            Err(e) => Err(e),
+        };
+        let out = match out {
             Err(e) => Err(self.name_store(self.suggest(e).await)),
             ok => ok,
         };
@@ -404,6 +413,7 @@ impl Engine {
             LakeStatement::Set(s) => self.set(&s.key, &s.value),
             LakeStatement::DryRun(planned) => self.dry_run(*planned).await,
             LakeStatement::Summarize(s) => self.summarize(s).await,
+            LakeStatement::Secret(s) => self.secret(s, raw).await,
             LakeStatement::DataFusion(df) => match *df {
                 DFStatement::CreateExternalTable(cet)
                     if cet.file_type.eq_ignore_ascii_case("delta") =>
@@ -585,7 +595,7 @@ impl Engine {
         let entry = TableEntry {
             name: qualified.clone(),
             url: url.clone(),
-            options: catalog::options::merged(self.warehouse.options(), now),
+            options: catalog::options::merged(&self.warehouse.options_for(&url), now),
             external: true,
         };
         let opened = catalog::open_delta(&entry.url, &entry.options)
@@ -702,6 +712,9 @@ fn writes(stmt: &LakeStatement) -> Option<&'static str> {
         LakeStatement::Merge(_) => "MERGE INTO",
         LakeStatement::AlterTable(_) => "ALTER TABLE",
         LakeStatement::ReplaceWhere(_) => "INSERT ... REPLACE WHERE",
+        LakeStatement::Secret(SecretStatement::Create { .. }) => "CREATE SECRET",
+        LakeStatement::Secret(SecretStatement::Drop { .. }) => "DROP SECRET",
+        LakeStatement::Secret(SecretStatement::Show) => return None,
         LakeStatement::DataFusion(df) => match df.as_ref() {
             DFStatement::CreateExternalTable(cet)
                 if cet.file_type.eq_ignore_ascii_case("delta") =>

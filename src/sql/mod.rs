@@ -26,6 +26,7 @@ pub mod maintenance;
 pub mod merge;
 pub mod names;
 pub mod redact;
+pub mod secret;
 pub mod set;
 pub mod split;
 pub mod summarize;
@@ -50,6 +51,7 @@ pub use expectation::{CheckStatement, Expectation};
 pub use insert::ReplaceWhereStatement;
 pub use maintenance::MaintenanceStatement;
 pub use merge::MergeStatement;
+pub use secret::SecretStatement;
 pub use set::SetStatement;
 pub use summarize::SummarizeStatement;
 
@@ -71,6 +73,8 @@ pub enum LakeStatement {
     Set(SetStatement),
     /// `SUMMARIZE table [VERSION AS OF n]` or `SUMMARIZE query`.
     Summarize(SummarizeStatement),
+    /// `CREATE [PERSISTENT] SECRET`, `DROP SECRET`, `SHOW SECRETS` ([`secret`]).
+    Secret(SecretStatement),
     /// Anything DataFusion's parser understands.
     DataFusion(Box<DFStatement>),
     /// `MERGE | UPDATE | DELETE | OPTIMIZE ... DRY RUN` ([`dry_run`]): what the statement would
@@ -90,6 +94,7 @@ impl fmt::Display for LakeStatement {
             LakeStatement::Check(s) => write!(f, "{s}"),
             LakeStatement::Set(s) => write!(f, "{s}"),
             LakeStatement::Summarize(s) => write!(f, "{s}"),
+            LakeStatement::Secret(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
             LakeStatement::DryRun(s) => write!(f, "{s} DRY RUN"),
         }
@@ -123,6 +128,12 @@ fn parse_one(
 ) -> std::result::Result<LakeStatement, datafusion::error::DataFusionError> {
     let p = &df.parser;
     let is = |n: usize, k: Keyword| matches!(p.peek_nth_token(n).token, Token::Word(ref w) if w.keyword == k);
+    if (is(0, Keyword::CREATE) && secret::is_create(p))
+        || (is(0, Keyword::DROP) && secret::is_drop(p))
+        || (is(0, Keyword::SHOW) && peek_word(p, 1) == "SECRETS")
+    {
+        return Ok(LakeStatement::Secret(secret::parse(&mut df.parser)?));
+    }
     if is(0, Keyword::CREATE)
         && (is(1, Keyword::TABLE)
             || (is(1, Keyword::OR) && is(2, Keyword::REPLACE) && is(3, Keyword::TABLE)))
@@ -358,6 +369,10 @@ mod tests {
             "SUMMARIZE s.orders VERSION AS OF 3",
             "SUMMARIZE SELECT a, b FROM t WHERE a > 1",
             "SUMMARIZE 'landing/orders.csv'",
+            "CREATE OR REPLACE PERSISTENT SECRET lake (TYPE s3, KEY_ID '${K}', SECRET '${S}', SCOPE 's3://lake/')",
+            "CREATE SECRET IF NOT EXISTS adls (TYPE azure, ACCOUNT_NAME 'acct', USE_EMULATOR true)",
+            "DROP PERSISTENT SECRET IF EXISTS lake",
+            "SHOW SECRETS",
         ] {
             let parsed = parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             assert!(

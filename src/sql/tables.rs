@@ -136,7 +136,7 @@ pub fn tables(stmt: &LakeStatement) -> StatementTables {
             MaintenanceStatement::Convert { .. } => {}
         },
         LakeStatement::Describe(d) => add(&mut t.reads, d.table()),
-        LakeStatement::Set(_) => {}
+        LakeStatement::Set(_) | LakeStatement::Secret(_) => {}
         LakeStatement::Summarize(crate::sql::SummarizeStatement::Table { table, .. }) => {
             add(&mut t.reads, table)
         }

@@ -248,3 +248,112 @@ fn read_only_session_sends_no_write_to_the_store() {
     );
     assert!(commit.contains("\"lakeshell.target\":\"dev\""), "{commit}");
 }
+
+#[test]
+fn secrets_are_scoped_by_the_longest_prefix_and_persist_as_references() {
+    // Two S3 servers, one bucket each: a table on each is reachable only with its own secret.
+    let one = start_moto();
+    let two = start_moto();
+    let bucket = "import boto3, sys\nboto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])\n";
+    py(bucket, &[&one.endpoint, "one"]);
+    py(bucket, &[&two.endpoint, "two"]);
+    let d = tempfile::tempdir().unwrap();
+    let run = || {
+        let mut cmd = lakeshell(d.path());
+        cmd.env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("MOTO_SECRET", "test");
+        cmd
+    };
+    let secret = |name: &str, scope: &str, endpoint: &str, persistent: bool| {
+        format!(
+            "CREATE {}SECRET {name} (TYPE s3, KEY_ID 'test', SECRET '${{MOTO_SECRET}}', REGION 'us-east-1', ENDPOINT '{endpoint}', SCOPE '{scope}')",
+            if persistent { "PERSISTENT " } else { "" }
+        )
+    };
+    // A catch-all secret for S3 points at the wrong server; the bucket scopes win.
+    let out = run_ok(run().args([
+        "-f",
+        "csv",
+        "-c",
+        &secret("anywhere", "s3://", &two.endpoint, false),
+        "-c",
+        &secret("first", "s3://one/", &one.endpoint, false),
+        "-c",
+        "CREATE TABLE a LOCATION 's3://one/a' AS SELECT * FROM (VALUES (1, 'x'), (2, 'y')) AS v(id, v)",
+        "-c",
+        "CREATE TABLE b LOCATION 's3://two/b' AS SELECT * FROM (VALUES (1, 10), (2, 20)) AS v(id, n)",
+        "-c",
+        "SELECT a.id, a.v, b.n FROM a JOIN b ON a.id = b.id ORDER BY a.id",
+        "-c",
+        "SHOW SECRETS",
+    ]));
+    let text = stdout(&out);
+    assert!(text.contains("id,v,n\n1,x,10\n2,y,20\n"), "{text}");
+    assert!(
+        text.contains(
+            "name,type,scope,persistent\nanywhere,s3,s3://,false\nfirst,s3,s3://one/,false\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("test'"),
+        "SHOW SECRETS shows no value: {text}"
+    );
+    // Without the secrets (a new session, temporary ones gone) bucket one is out of reach.
+    let lost = run()
+        .args(["-c", "SELECT count(*) FROM a"])
+        .output()
+        .unwrap();
+    assert_eq!(lost.status.code(), Some(1), "{}", stderr(&lost));
+    // A persistent secret with a written-out value is refused, and the value is not shown.
+    let refused = run()
+        .args(["-c", "CREATE PERSISTENT SECRET p (TYPE s3, KEY_ID 'test', SECRET 'hunter2-literal', SCOPE 's3://one/')"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("keeps ${VAR} references only") && !err.contains("hunter2"),
+        "{err}"
+    );
+    // Persistent secrets keep references, and every later session reads them.
+    run_ok(run().args([
+        "-q",
+        "-c",
+        &secret("one_p", "s3://one/", &one.endpoint, true),
+        "-c",
+        &secret("two_p", "s3://two/", &two.endpoint, true),
+    ]));
+    let kept = std::fs::read_to_string(d.path().join("lakehouse/_lakeshell/secrets.json")).unwrap();
+    assert!(
+        kept.contains("\"aws_secret_access_key\": \"${MOTO_SECRET}\""),
+        "{kept}"
+    );
+    let later = run_ok(run().args([
+        "-f",
+        "csv",
+        "-c",
+        "SELECT a.id, b.n FROM a JOIN b ON a.id = b.id ORDER BY a.id",
+    ]));
+    assert_eq!(stdout(&later), "id,n\n1,10\n2,20\n");
+    // A read-only session may not change them.
+    let ro = run()
+        .args(["--read-only", "-c", "DROP SECRET one_p"])
+        .output()
+        .unwrap();
+    assert_eq!(ro.status.code(), Some(1));
+    assert!(
+        stderr(&ro).contains("DROP SECRET would write"),
+        "{}",
+        stderr(&ro)
+    );
+    run_ok(run().args(["-q", "-c", "DROP PERSISTENT SECRET one_p"]));
+    let gone = run()
+        .args(["-c", "SELECT count(*) FROM a"])
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(1), "{}", stderr(&gone));
+}
