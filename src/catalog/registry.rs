@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::options::{merged, StorageOptions};
+use super::secrets::is_reference;
 use crate::error::{LakeError, Result};
 use crate::sql::redact::is_secret_key;
 use crate::sql::vars::Vars;
@@ -49,11 +50,6 @@ impl Registration {
         }
         dropped
     }
-}
-
-fn is_reference(v: &str) -> bool {
-    let v = v.trim();
-    v.starts_with("${") && v.ends_with('}') && v.matches("${").count() == 1
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

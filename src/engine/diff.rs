@@ -17,10 +17,10 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
-use datafusion::sql::sqlparser::ast::{Expr, Ident, Value};
+use datafusion::sql::sqlparser::ast::{Expr, Value};
 
 use super::plan::Opened;
-use super::Engine;
+use super::{quoted, Engine};
 use crate::catalog::TableName;
 use crate::delta::AsOf;
 use crate::error::{LakeError, Result};
@@ -29,10 +29,6 @@ fn usage() -> LakeError {
     LakeError::BadStatement(
         "table_diff takes ('table', from_version, to_version [, key => 'column[, column]'])".into(),
     )
-}
-
-fn quoted(c: &str) -> String {
-    Ident::with_quote('"', c).to_string()
 }
 
 fn version_arg(e: &Expr) -> Option<u64> {

@@ -744,6 +744,11 @@ fn writes(stmt: &LakeStatement) -> Option<&'static str> {
     })
 }
 
+/// `name` as a double-quoted SQL identifier, for the SQL lakeshell writes itself.
+pub(crate) fn quoted(name: &str) -> String {
+    datafusion::sql::sqlparser::ast::Ident::with_quote('"', name).to_string()
+}
+
 fn served_name(name: &ObjectName) -> Result<TableReference> {
     Ok(match TableName::from_object(name)? {
         TableName::Warehouse { schema, table } => {

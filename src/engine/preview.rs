@@ -25,7 +25,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::plan::Opened;
-use super::{rows, served_name, Engine, Outcome};
+use super::{quoted, rows, served_name, Engine, Outcome};
 use crate::catalog::TableEntry;
 use crate::delta::merge::Clause;
 use crate::error::{LakeError, Result};
@@ -38,10 +38,6 @@ const FILE: &str = "__lakeshell_file";
 const SAMPLE: usize = 5;
 /// Files named in a note, at most.
 const FILES_NAMED: usize = 8;
-
-fn quoted(s: &str) -> String {
-    Ident::with_quote('"', s).to_string()
-}
 
 /// `n` with thousands separators.
 fn count(n: u64) -> String {

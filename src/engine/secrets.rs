@@ -92,17 +92,8 @@ impl Engine {
                         .iter()
                         .find(|(k, v)| is_secret_key(k) && !is_reference(v))
                     {
-                        let given = written
-                            .iter()
-                            .find(|(k, v)| {
-                                !is_reference(v)
-                                    && !k.eq_ignore_ascii_case("scope")
-                                    && is_secret_key(&secret_key_name(&kind, k))
-                            })
-                            .map(|(k, _)| k.clone())
-                            .unwrap_or_else(|| key.clone());
                         return Err(LakeError::BadStatement(format!(
-                            "CREATE PERSISTENT SECRET {name}: {given} is written out; a persistent secret keeps ${{VAR}} references only: write {given} '${{MY_VAR}}' and set MY_VAR in the environment of every session"
+                            "CREATE PERSISTENT SECRET {name}: the value of {key} is written out; a persistent secret keeps ${{VAR}} references only: write it as '${{MY_VAR}}' and set MY_VAR in the environment of every session"
                         )));
                     }
                     secret
@@ -126,12 +117,4 @@ impl Engine {
             }
         }
     }
-}
-
-/// The object_store key a secret's `key` sets, to tell whether it is a secret value.
-fn secret_key_name(kind: &str, key: &str) -> String {
-    Secret::new("probe", kind, &[(key.to_string(), "x".to_string())])
-        .ok()
-        .and_then(|s| s.options.into_keys().next())
-        .unwrap_or_else(|| key.to_string())
 }

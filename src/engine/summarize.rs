@@ -15,18 +15,13 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::sql::sqlparser::ast::Ident;
 
 use super::plan::Opened;
-use super::{rows, Engine, Outcome};
+use super::{quoted, rows, Engine, Outcome};
 use crate::delta::stats::TableStats;
 use crate::delta::AsOf;
 use crate::error::Result;
 use crate::sql::SummarizeStatement;
-
-fn quoted(c: &str) -> String {
-    Ident::with_quote('"', c).to_string()
-}
 
 fn is_nested(t: &DataType) -> bool {
     t.is_nested() || matches!(t, DataType::Map(..))
