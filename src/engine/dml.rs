@@ -28,6 +28,32 @@ use crate::error::{LakeError, Result};
 use crate::sql::ReplaceWhereStatement;
 
 /// The target table of an UPDATE or DELETE, with the alias the statement gave it.
+/// An UPDATE's `SET col = expr` pairs: the column as the table names it (unquoted names
+/// lower-cased) and the expression.
+pub(super) fn assignments(u: &Update) -> Result<Vec<(String, SqlExpr)>> {
+    let mut out = Vec::new();
+    for a in &u.assignments {
+        let AssignmentTarget::ColumnName(c) = &a.target else {
+            return Err(LakeError::Unsupported(
+                "UPDATE SET (a, b) = ...: set one column at a time".into(),
+            ));
+        };
+        let col =
+            c.0.last()
+                .and_then(|p| p.as_ident())
+                .map(|i| {
+                    if i.quote_style.is_some() {
+                        i.value.clone()
+                    } else {
+                        i.value.to_ascii_lowercase()
+                    }
+                })
+                .unwrap_or_default();
+        out.push((col, a.value.clone()));
+    }
+    Ok(out)
+}
+
 pub(super) fn target_of<'a>(
     t: &'a TableWithJoins,
     statement: &str,
@@ -204,28 +230,7 @@ impl Engine {
         }
         let (name, alias) = target_of(&u.table, "UPDATE")?;
         let entry = self.entry_for(name).await?;
-        let mut columns = Vec::new();
-        let mut values = Vec::new();
-        for a in &u.assignments {
-            let AssignmentTarget::ColumnName(c) = &a.target else {
-                return Err(LakeError::Unsupported(
-                    "UPDATE SET (a, b) = ...: set one column at a time".into(),
-                ));
-            };
-            let col =
-                c.0.last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| {
-                        if i.quote_style.is_some() {
-                            i.value.clone()
-                        } else {
-                            i.value.to_ascii_lowercase()
-                        }
-                    })
-                    .unwrap_or_default();
-            columns.push(col);
-            values.push(a.value.clone());
-        }
+        let (columns, values): (Vec<String>, Vec<SqlExpr>) = assignments(&u)?.into_iter().unzip();
         let whole = DFStatement::Statement(Box::new(SQLStatement::Update(u.clone())));
         let relation = u.table.relation.to_string();
         let set: Vec<(String, String)> = columns

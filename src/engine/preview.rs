@@ -20,8 +20,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::TableReference;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, Delete, Expr as SqlExpr, FromTable, Ident, ObjectName, Statement,
-    TableFactor, Update,
+    Delete, Expr as SqlExpr, FromTable, Ident, ObjectName, Statement, TableFactor, Update,
 };
 
 use super::plan::Opened;
@@ -190,26 +189,10 @@ impl Engine {
 
     async fn update_preview(&self, u: &Update) -> Result<Outcome> {
         let (name, alias) = super::dml::target_of(&u.table, "UPDATE")?;
-        let mut set = Vec::new();
-        for a in &u.assignments {
-            let AssignmentTarget::ColumnName(c) = &a.target else {
-                return Err(LakeError::Unsupported(
-                    "UPDATE SET (a, b) = ...: set one column at a time".into(),
-                ));
-            };
-            let col =
-                c.0.last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| {
-                        if i.quote_style.is_some() {
-                            i.value.clone()
-                        } else {
-                            i.value.to_ascii_lowercase()
-                        }
-                    })
-                    .unwrap_or_default();
-            set.push((col, a.value.to_string()));
-        }
+        let set: Vec<(String, String)> = super::dml::assignments(u)?
+            .into_iter()
+            .map(|(c, e)| (c, e.to_string()))
+            .collect();
         self.rows_preview("UPDATE", name, alias, &set, u.selection.as_ref())
             .await
     }
