@@ -28,6 +28,22 @@ use crate::error::{LakeError, Result};
 use crate::sql::ReplaceWhereStatement;
 
 /// The target table of an UPDATE or DELETE, with the alias the statement gave it.
+/// A column as a statement names it, as the table names it: the last part of the name,
+/// unquoted names lower-cased.
+fn column_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| {
+            if i.quote_style.is_some() {
+                i.value.clone()
+            } else {
+                i.value.to_ascii_lowercase()
+            }
+        })
+        .unwrap_or_default()
+}
+
 /// An UPDATE's `SET col = expr` pairs: the column as the table names it (unquoted names
 /// lower-cased) and the expression.
 pub(super) fn assignments(u: &Update) -> Result<Vec<(String, SqlExpr)>> {
@@ -38,18 +54,7 @@ pub(super) fn assignments(u: &Update) -> Result<Vec<(String, SqlExpr)>> {
                 "UPDATE SET (a, b) = ...: set one column at a time".into(),
             ));
         };
-        let col =
-            c.0.last()
-                .and_then(|p| p.as_ident())
-                .map(|i| {
-                    if i.quote_style.is_some() {
-                        i.value.clone()
-                    } else {
-                        i.value.to_ascii_lowercase()
-                    }
-                })
-                .unwrap_or_default();
-        out.push((col, a.value.clone()));
+        out.push((column_name(c), a.value.clone()));
     }
     Ok(out)
 }
@@ -133,22 +138,7 @@ impl Engine {
             (WriteMode::Append, "INSERT")
         };
         let target = self.entry_for(name).await?;
-        let columns: Vec<String> = ins
-            .columns
-            .iter()
-            .map(|c| {
-                c.0.last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| {
-                        if i.quote_style.is_some() {
-                            i.value.clone()
-                        } else {
-                            i.value.to_ascii_lowercase()
-                        }
-                    })
-                    .unwrap_or_default()
-            })
-            .collect();
+        let columns: Vec<String> = ins.columns.iter().map(column_name).collect();
         let (mut m, enforcement) = super::retry::retrying(|| async {
             let opened = Opened::default();
             let table = self

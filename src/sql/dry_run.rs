@@ -11,7 +11,7 @@
 //! (`VACUUM` and `FSCK REPAIR TABLE` have a `DRY RUN` of their own.) The words are found on the
 //! statement's tokens, so a `DRY RUN` inside a string or a comment is no dry run.
 
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::dialect::LakeDialect;
 
@@ -26,18 +26,7 @@ pub(crate) fn strip(sql: &str) -> Option<&str> {
         .ok()?;
     let words: Vec<_> = tokens
         .iter()
-        .filter(|t| {
-            !matches!(
-                t.token,
-                Token::Whitespace(
-                    Whitespace::Space
-                        | Whitespace::Newline
-                        | Whitespace::Tab
-                        | Whitespace::SingleLineComment { .. }
-                        | Whitespace::MultiLineComment(_)
-                ) | Token::SemiColon
-            )
-        })
+        .filter(|t| !super::split::is_blank(&t.token) && t.token != Token::SemiColon)
         .collect();
     let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
     let first = words.first()?;

@@ -3,7 +3,7 @@
 //! starts on, for `file:line` in errors.
 
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{LakeError, Result};
 
@@ -63,7 +63,8 @@ fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
         .map_err(|e| LakeError::Parse(e.to_string()))
 }
 
-fn is_blank(tok: &Token) -> bool {
+/// Whitespace, a comment or the end: a token that says nothing.
+pub(crate) fn is_blank(tok: &Token) -> bool {
     matches!(tok, Token::Whitespace(_) | Token::EOF)
 }
 
@@ -146,18 +147,7 @@ pub fn is_complete(buffer: &str) -> bool {
         Ok(tokens) => tokens
             .iter()
             .rev()
-            .find(|t| {
-                !matches!(
-                    t.token,
-                    Token::Whitespace(
-                        Whitespace::Space
-                            | Whitespace::Newline
-                            | Whitespace::Tab
-                            | Whitespace::SingleLineComment { .. }
-                            | Whitespace::MultiLineComment(_)
-                    ) | Token::EOF
-                )
-            })
+            .find(|t| !is_blank(&t.token))
             .map(|t| t.token == Token::SemiColon)
             .unwrap_or(false),
     }
