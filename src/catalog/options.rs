@@ -34,8 +34,8 @@ pub fn normalise_key(key: &str) -> String {
     key.to_ascii_lowercase().replace('.', "_")
 }
 
-/// The options as the HashMap delta-rs and object_store take. S3-compatible endpoints over plain
-/// HTTP (a local server) are allowed without a second option.
+/// The options as the HashMap delta-rs and object_store take. S3-compatible endpoints and GCS
+/// base URLs over plain HTTP (a local server) are allowed without a second option.
 pub fn for_store(options: &StorageOptions) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = options
         .iter()
@@ -56,6 +56,13 @@ pub fn for_store(options: &StorageOptions) -> HashMap<String, String> {
             out.entry("aws_allow_http".into()).or_insert("true".into());
             out.entry("allow_http".into()).or_insert("true".into());
         }
+    }
+    let gcs_over_http = out
+        .get("google_base_url")
+        .is_some_and(|u| u.starts_with("http://"));
+    if gcs_over_http {
+        out.entry("google_allow_http".into())
+            .or_insert("true".into());
     }
     out
 }
@@ -80,5 +87,10 @@ mod tests {
         let s = for_store(&o);
         assert_eq!(s["aws_allow_http"], "true");
         assert_eq!(s["aws_endpoint"], "http://127.0.0.1:5000");
+        let g = StorageOptions::from([(
+            "google_base_url".to_string(),
+            "http://127.0.0.1:4443".to_string(),
+        )]);
+        assert_eq!(for_store(&g)["google_allow_http"], "true");
     }
 }

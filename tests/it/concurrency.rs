@@ -1,5 +1,5 @@
-//! Two lakeshell processes writing one table at the same time, on local disk, on S3 (moto) and
-//! on Azure (Azurite).
+//! Two lakeshell processes writing one table at the same time, on local disk, on S3 (moto), on
+//! Azure (Azurite) and on GCS (the XML API front over moto).
 //! `LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS` holds each writer between reading the table's version
 //! and writing, so the writes really overlap: both processes read the same version before
 //! either commits.
@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use super::common::py;
 use super::common::{lakeshell, run_ok, stderr, stdout};
 use super::s3::{s3_env, start_moto, BOTO};
-use super::stores::{azure_env, start_azurite};
+use super::stores::{azure_env, gcs_env, start_azurite, start_gcs};
 
 /// Runs the same kind of statement in two processes at once.
 fn together(make: &dyn Fn(&str) -> Command, a: &str, b: &str) -> (Output, Output) {
@@ -160,6 +160,32 @@ fn concurrent_writers_on_azure() {
         stdout(&run_ok(cmd.args([
             "--warehouse",
             "az://lake/conc",
+            "-f",
+            "csv",
+            "-c",
+            sql,
+        ])))
+    };
+    check_writers(&make, &read);
+}
+
+#[test]
+fn concurrent_writers_on_gcs() {
+    let gcs = start_gcs();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let make = |sql: &str| {
+        let mut cmd = lakeshell(&dir);
+        gcs_env(&mut cmd, &gcs);
+        cmd.args(["--warehouse", "gs://lake/conc", "-q", "-c", sql]);
+        cmd
+    };
+    let read = |sql: &str| {
+        let mut cmd = lakeshell(&dir);
+        gcs_env(&mut cmd, &gcs);
+        stdout(&run_ok(cmd.args([
+            "--warehouse",
+            "gs://lake/conc",
             "-f",
             "csv",
             "-c",
