@@ -44,6 +44,16 @@ pub struct WriteRequest<'a> {
     pub replace_where: Option<String>,
     /// Add columns the table lacks (lakeshell's own tables: quarantine, results, logs).
     pub merge_schema: bool,
+    /// What the commit records beside the rows (COPY INTO's loaded files).
+    pub extra: Extra,
+}
+
+/// Application transactions (Delta's idempotent-write actions) and commit-info entries a write
+/// commits with its rows, atomically.
+#[derive(Debug, Default, Clone)]
+pub struct Extra {
+    pub transactions: Vec<deltalake::kernel::Transaction>,
+    pub metadata: Vec<(String, serde_json::Value)>,
 }
 
 /// Runs the write and returns its metrics.
@@ -74,7 +84,15 @@ pub async fn write(
         .with_input_plan(plan)
         .with_session_state(Arc::new(state.clone()))
         .with_save_mode(save_mode)
-        .with_commit_properties(commit_properties(req.commit.sql, table.version()));
+        .with_commit_properties(
+            deltalake::kernel::transaction::CommitProperties::default()
+                .with_metadata(
+                    super::commit_metadata(req.commit.sql, table.version())
+                        .into_iter()
+                        .chain(req.extra.metadata.iter().cloned()),
+                )
+                .with_application_transactions(req.extra.transactions.clone()),
+        );
     if let Some(p) = &req.replace_where {
         builder = builder.with_replace_where(p.clone());
     }

@@ -109,6 +109,7 @@ impl Engine {
                 operation,
                 replace_where: None,
                 merge_schema: false,
+                extra: Default::default(),
             };
             Ok((write(&self.state(), input, req).await?, enforcement))
         })
@@ -220,6 +221,7 @@ impl Engine {
             operation: &format!("CLONE {} version {version}", source.name),
             replace_where: None,
             merge_schema: false,
+            extra: Default::default(),
         };
         let m = write(&self.state(), input, req).await?;
         self.register_location(ct, name).await?;

@@ -158,6 +158,7 @@ impl Engine {
                 operation,
                 replace_where: None,
                 merge_schema: false,
+                extra: Default::default(),
             };
             Ok((write(&self.state(), input, req).await?, enforcement))
         })
@@ -492,6 +493,7 @@ impl Engine {
                 operation: "INSERT REPLACE WHERE",
                 replace_where: Some(stmt.predicate.to_string()),
                 merge_schema: false,
+                extra: Default::default(),
             };
             Ok((write(&self.state(), input, req).await?, enforcement))
         })

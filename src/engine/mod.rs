@@ -5,6 +5,7 @@
 
 mod changes;
 mod clock;
+mod copy_into;
 mod create;
 mod describe;
 mod diff;
@@ -414,6 +415,7 @@ impl Engine {
             LakeStatement::DryRun(planned) => self.dry_run(*planned).await,
             LakeStatement::Summarize(s) => self.summarize(s).await,
             LakeStatement::Secret(s) => self.secret(s, raw).await,
+            LakeStatement::CopyInto(c) => self.copy_into(*c, sql, opts).await,
             LakeStatement::DataFusion(df) => match *df {
                 DFStatement::CreateExternalTable(cet)
                     if cet.file_type.eq_ignore_ascii_case("delta") =>
@@ -712,6 +714,7 @@ fn writes(stmt: &LakeStatement) -> Option<&'static str> {
         LakeStatement::Merge(_) => "MERGE INTO",
         LakeStatement::AlterTable(_) => "ALTER TABLE",
         LakeStatement::ReplaceWhere(_) => "INSERT ... REPLACE WHERE",
+        LakeStatement::CopyInto(_) => "COPY INTO",
         LakeStatement::Secret(SecretStatement::Create { .. }) => "CREATE SECRET",
         LakeStatement::Secret(SecretStatement::Drop { .. }) => "DROP SECRET",
         LakeStatement::Secret(SecretStatement::Show) => return None,

@@ -199,6 +199,7 @@ impl Engine {
                 operation,
                 replace_where: None,
                 merge_schema: true,
+                extra: Default::default(),
             };
             write(&self.state(), Box::pin(stream), req).await
         })

@@ -10,12 +10,14 @@
 //! - `INSERT INTO t REPLACE WHERE ...` ([`insert`]).
 //! - `CHECK table (CONSTRAINT name EXPECT ...)` and the expectation grammar ([`expectation`]).
 //! - `SUMMARIZE table | query` ([`summarize`]), and `... DRY RUN` after a write ([`dry_run`]).
+//! - `COPY INTO table FROM 'location' FILEFORMAT = ...` ([`copy_into`]).
 //!
 //! Everything else (queries, `INSERT`, `UPDATE`, `DELETE`, `EXPLAIN`, `CREATE EXTERNAL TABLE`,
 //! `SET`, ...) is DataFusion's, and the engine decides which of those it routes to Delta. Table
 //! versions (`t VERSION AS OF 3`, `t@v3`) parse anywhere a table does ([`time_travel`]).
 
 pub mod alter;
+pub mod copy_into;
 pub mod create_table;
 pub mod describe;
 pub mod dialect;
@@ -45,6 +47,7 @@ use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 pub use alter::AlterTableStatement;
+pub use copy_into::CopyIntoStatement;
 pub use create_table::CreateTableStatement;
 pub use describe::DescribeStatement;
 pub use expectation::{CheckStatement, Expectation};
@@ -75,6 +78,8 @@ pub enum LakeStatement {
     Summarize(SummarizeStatement),
     /// `CREATE [PERSISTENT] SECRET`, `DROP SECRET`, `SHOW SECRETS` ([`secret`]).
     Secret(SecretStatement),
+    /// `COPY INTO table FROM location FILEFORMAT = ...`: files loaded once each.
+    CopyInto(Box<CopyIntoStatement>),
     /// Anything DataFusion's parser understands.
     DataFusion(Box<DFStatement>),
     /// `MERGE | UPDATE | DELETE | OPTIMIZE ... DRY RUN` ([`dry_run`]): what the statement would
@@ -95,6 +100,7 @@ impl fmt::Display for LakeStatement {
             LakeStatement::Set(s) => write!(f, "{s}"),
             LakeStatement::Summarize(s) => write!(f, "{s}"),
             LakeStatement::Secret(s) => write!(f, "{s}"),
+            LakeStatement::CopyInto(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
             LakeStatement::DryRun(s) => write!(f, "{s} DRY RUN"),
         }
@@ -162,6 +168,7 @@ fn parse_one(
         ("MERGE", _) => LakeStatement::Merge(Box::new(merge::parse(parser)?)),
         ("CHECK", _) => LakeStatement::Check(expectation::parse_check_statement(parser)?),
         ("SUMMARIZE", _) => LakeStatement::Summarize(summarize::parse(parser)?),
+        ("COPY", "INTO") => LakeStatement::CopyInto(Box::new(copy_into::parse(parser)?)),
         ("SET", _) if set::is_ours(parser) => LakeStatement::Set(set::parse(parser)?),
         ("ALTER", "TABLE") => LakeStatement::AlterTable(alter::parse(parser)?),
         ("INSERT", _) if insert::is_replace_where(parser) => {

@@ -124,6 +124,12 @@ pub fn tables(stmt: &LakeStatement) -> StatementTables {
             reads_of(&m.source, &mut t.reads);
         }
         LakeStatement::AlterTable(a) => add(&mut t.writes, &a.table),
+        LakeStatement::CopyInto(c) => {
+            add(&mut t.writes, &c.table);
+            if let crate::sql::copy_into::CopySource::Query(q) = &c.source {
+                reads_of(q.as_ref(), &mut t.reads);
+            }
+        }
         LakeStatement::ReplaceWhere(r) => {
             add(&mut t.writes, &r.table);
             reads_of(r.query.as_ref(), &mut t.reads);

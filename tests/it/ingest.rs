@@ -1,0 +1,189 @@
+//! COPY INTO: files loaded once each, on local disk and on the S3 server, with the record of
+//! loaded files in the target's own commits; two loads at once still load each file once.
+
+use std::fs;
+use std::path::Path;
+
+use super::common::{csv, lakeshell, py, run_ok, stderr, stdout};
+use super::s3::{s3_env, start_moto, BOTO};
+
+const ORDERS: &str = "COPY INTO bronze.orders FROM 'landing/' FILEFORMAT = CSV PATTERN = '2024-*/*.csv' FORMAT_OPTIONS ('header' = 'true', 'inferSchema' = 'true')";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+/// The result row of a COPY INTO, without its header.
+fn copied(dir: &Path, sql: &str) -> String {
+    let out = csv(dir, sql);
+    out.lines().nth(1).unwrap_or_default().to_string()
+}
+
+fn versions(dir: &Path, table: &str) -> usize {
+    csv(dir, &format!("DESCRIBE HISTORY {table}"))
+        .lines()
+        .count()
+        - 1
+}
+
+#[test]
+fn copy_into_loads_each_file_once() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(dir, "landing/2024-01/a.csv", "id,amount\n1,10.5\n2,20\n");
+    write(dir, "landing/2024-02/b.csv", "id,amount\n3,7.25\n");
+    write(dir, "landing/_SUCCESS", "");
+    write(dir, "landing/notes.txt", "not matched by PATTERN\n");
+    // A missing table is created; the files load, and a re-run loads nothing.
+    assert_eq!(copied(dir, ORDERS), "bronze.orders,2,0,3,0,0");
+    assert_eq!(copied(dir, ORDERS), "bronze.orders,0,2,0,0,0");
+    assert_eq!(
+        csv(dir, "SELECT id, amount FROM bronze.orders ORDER BY id"),
+        "id,amount\n1,10.5\n2,20.0\n3,7.25\n"
+    );
+    assert_eq!(
+        versions(dir, "bronze.orders"),
+        1,
+        "a re-run commits nothing"
+    );
+    // A new file with a column the table lacks: refused without mergeSchema, nothing written.
+    write(dir, "landing/2024-02/c.csv", "id,amount,note\n4,1,x\n");
+    let out = lakeshell(dir).args(["-c", ORDERS]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("note") && err.contains("'mergeSchema' = 'true'") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(versions(dir, "bronze.orders"), 1);
+    let merged = format!("{ORDERS} COPY_OPTIONS ('mergeSchema' = 'true')");
+    assert_eq!(copied(dir, &merged), "bronze.orders,1,2,1,0,1");
+    assert_eq!(
+        csv(dir, "SELECT id, note FROM bronze.orders ORDER BY id"),
+        "id,note\n1,\n2,\n3,\n4,x\n"
+    );
+    // A file changed under a loaded name is not loaded again, and is named.
+    write(dir, "landing/2024-02/b.csv", "id,amount\n3,7.5\n");
+    assert_eq!(copied(dir, ORDERS), "bronze.orders,0,3,0,0,1");
+    let out = run_ok(lakeshell(dir).args(["-c", ORDERS]));
+    let all = stdout(&out);
+    assert!(
+        all.contains("changed since they were loaded") && all.contains("2024-02/b.csv"),
+        "{all}"
+    );
+    // force loads every file again.
+    let forced = format!("{ORDERS} COPY_OPTIONS ('force' = 'true', 'mergeSchema' = 'true')");
+    assert_eq!(copied(dir, &forced), "bronze.orders,3,0,4,0,2");
+    assert_eq!(
+        csv(dir, "SELECT count(*) AS n FROM bronze.orders"),
+        "n\n8\n"
+    );
+    // delta-rs reads what COPY INTO wrote, and its commit holds the record of loaded files.
+    let wh = dir.join("lakehouse/bronze/orders");
+    let peer = py(
+        "import sys, json\nfrom deltalake import DeltaTable\nt = DeltaTable(sys.argv[1])\nprint(t.to_pyarrow_table().num_rows)\ninfo = t.history(1)[0]\nprint(len(info['lakeshell.copyInto']['files']))",
+        &[wh.to_str().unwrap()],
+    );
+    assert_eq!(peer, "8\n3\n");
+}
+
+#[test]
+fn copy_into_from_a_query_selects_file_metadata() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(
+        dir,
+        "events/1.json",
+        "{\"id\": 1, \"k\": \"a\"}\n{\"id\": 2, \"k\": \"b\"}\n",
+    );
+    write(dir, "events/2.json", "{\"id\": 3, \"k\": \"c\"}\n");
+    let sql = "COPY INTO bronze.events FROM (SELECT *, _metadata.file_name AS source_file, _metadata.file_row_index AS line, current_timestamp() AS ingested_at FROM 'events/') FILEFORMAT = JSON";
+    assert_eq!(copied(dir, sql), "bronze.events,2,0,3,0,0");
+    assert_eq!(
+        csv(
+            dir,
+            "SELECT id, k, source_file, line FROM bronze.events ORDER BY id"
+        ),
+        "id,k,source_file,line\n1,a,1.json,0\n2,b,1.json,1\n3,c,2.json,0\n"
+    );
+    // `*` leaves `_metadata` out, as Databricks' hidden column is.
+    let cols = csv(dir, "DESCRIBE bronze.events");
+    assert!(!cols.contains("_metadata"), "{cols}");
+    // A malformed file fails the load, naming the file; nothing is committed.
+    write(dir, "events/3.json", "{\"id\": 4, \"k\": \"d\"}\n");
+    write(dir, "events/4.json", "{\"id\": 5, \"k\"\n");
+    let out = lakeshell(dir).args(["-c", sql]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bronze.events") && err.contains("events/4.json") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(versions(dir, "bronze.events"), 1);
+    fs::remove_file(dir.join("events/4.json")).unwrap();
+    assert_eq!(copied(dir, sql), "bronze.events,1,2,1,0,1");
+}
+
+#[test]
+fn two_loads_at_once_load_each_file_once() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(dir, "landing/2024-01/a.csv", "id,amount\n1,10.5\n");
+    assert_eq!(copied(dir, ORDERS), "bronze.orders,1,0,1,0,0");
+    write(dir, "landing/2024-01/b.csv", "id,amount\n2,2\n");
+    write(dir, "landing/2024-01/c.csv", "id,amount\n3,3\n");
+    // Both read version 0 and find b and c new; one commits, the other conflicts on the files'
+    // application transactions, retries, and finds nothing left to load.
+    let spawn = |pause: &str| {
+        lakeshell(dir)
+            .env("LAKESHELL_TEST_PAUSE_BEFORE_WRITE_MS", pause)
+            .args(["-f", "csv", "-c", ORDERS])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("1500"), spawn("1500"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let loaded: Vec<String> = [&a, &b]
+        .iter()
+        .map(|o| stdout(o).lines().nth(1).unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        loaded.contains(&"bronze.orders,2,1,2,0,1".to_string())
+            && loaded.contains(&"bronze.orders,0,3,0,0,1".to_string()),
+        "{loaded:?}"
+    );
+    assert_eq!(
+        csv(dir, "SELECT id FROM bronze.orders ORDER BY id"),
+        "id\n1\n2\n3\n"
+    );
+}
+
+#[test]
+fn copy_into_on_s3() {
+    let moto = start_moto();
+    py(BOTO, &[&moto.endpoint]);
+    let d = tempfile::tempdir().unwrap();
+    let run = |sql: &str| {
+        let mut cmd = lakeshell(d.path());
+        s3_env(&mut cmd, &moto.endpoint);
+        let out = run_ok(cmd.args(["--warehouse", "s3://lake/wh", "-f", "csv", "-c", sql]));
+        stdout(&out)
+    };
+    let sql = "COPY INTO bronze.orders FROM 's3://lake/landing/' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true', 'inferSchema' = 'true')";
+    assert!(run(sql).contains("bronze.orders,1,0,2,0,0"));
+    assert!(run(sql).contains("bronze.orders,0,1,0,0,0"));
+    assert_eq!(
+        run("SELECT id, amount FROM bronze.orders ORDER BY id"),
+        "id,amount\n1,10.5\n2,20.0\n"
+    );
+}
