@@ -32,6 +32,7 @@ enum Feed {
     TableChanges,
     Incremental,
     TableDiff,
+    ReadFiles,
 }
 
 impl Feed {
@@ -40,6 +41,7 @@ impl Feed {
             Feed::TableChanges => "table_changes",
             Feed::Incremental => "incremental",
             Feed::TableDiff => "table_diff",
+            Feed::ReadFiles => "read_files",
         }
     }
 }
@@ -62,6 +64,8 @@ fn is_changes(tf: &TableFactor) -> Option<(Feed, Vec<Expr>)> {
         Feed::Incremental
     } else if f.value.eq_ignore_ascii_case("table_diff") {
         Feed::TableDiff
+    } else if f.value.eq_ignore_ascii_case("read_files") {
+        Feed::ReadFiles
     } else {
         return None;
     };
@@ -143,11 +147,13 @@ impl Engine {
             return Ok(());
         }
         let mut names = Vec::new();
+        let with_metadata = super::copy_into::mentions_metadata(node);
         for (i, (feed, args)) in found.0.into_iter().enumerate() {
             let provider = match feed {
                 Feed::TableChanges => self.read_changes(&args).await?,
                 Feed::Incremental => self.read_incremental(&args).await?,
                 Feed::TableDiff => Box::pin(self.read_diff(opened, &args)).await?,
+                Feed::ReadFiles => self.read_files(&args, with_metadata).await?,
             };
             let name = format!("{}#{}", feed.name(), i + 1);
             opened.serve(
@@ -157,6 +163,9 @@ impl Engine {
             names.push(name);
         }
         let _ = node.visit(&mut Rewrite(names, 0));
+        if with_metadata {
+            super::copy_into::hide_metadata(node, "read_files");
+        }
         Ok(())
     }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -28,9 +29,10 @@ use datafusion::datasource::listing::{
 };
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::sqlparser::ast::{
-    ExcludeSelectItem, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, VisitMut,
-    VisitorMut,
+    ExcludeSelectItem, Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, SelectItem,
+    SetExpr, Value as SqlValue, VisitMut, VisitorMut,
 };
+use datafusion::sql::sqlparser::parser::Parser;
 use futures::TryStreamExt;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use serde_json::{json, Value};
@@ -85,6 +87,45 @@ impl SourceFile {
     }
 }
 
+/// How files are read: what COPY INTO's clauses and `read_files`' arguments both say.
+pub(super) struct FileRead {
+    pub format: FileFormat,
+    pub pattern: Option<String>,
+    /// Names under the location; empty: every file.
+    pub files: Vec<String>,
+    /// FORMAT_OPTIONS (`header`, `inferSchema`, `sep`, ...); keys without case.
+    pub options: Vec<(String, String)>,
+    /// `schemaHints`: columns read as text and cast to the given type, not inferred.
+    pub hints: Vec<(String, DataType)>,
+}
+
+impl FileRead {
+    fn of(c: &CopyIntoStatement) -> FileRead {
+        FileRead {
+            format: c.format,
+            pattern: c.pattern.clone(),
+            files: c.files.clone(),
+            options: c.format_options.clone(),
+            hints: vec![],
+        }
+    }
+
+    fn format_option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn hint(&self, column: &str) -> Option<&DataType> {
+        self.hints
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(column))
+            .map(|(_, t)| t)
+    }
+}
+
 /// What one COPY INTO did.
 struct Loaded {
     table: String,
@@ -106,6 +147,7 @@ impl Engine {
         let target = self.warehouse.resolve_for_write(&name).await?;
         let force = flag(&c, "force")?;
         let merge = flag(&c, "mergeSchema")?;
+        let read = FileRead::of(&c);
         let (location, query) = match &c.source {
             CopySource::Location(l) => (l.clone(), None),
             CopySource::Query(q) => {
@@ -121,7 +163,7 @@ impl Engine {
         let listed_at = catalog::parse_location(split_glob(&location).0.as_str())?;
         let loaded = super::retry::retrying(|| async {
             let table = self.warehouse.open_for_write(&target).await?;
-            let files = self.list_source(&location, &c).await?;
+            let files = self.list_source(&location, &read).await?;
             let mut notes = Vec::new();
             if files.is_empty() {
                 notes.push(format!(
@@ -171,9 +213,9 @@ impl Engine {
             if new.is_empty() {
                 return Ok((done, None));
             }
-            let source = match self.source_frame(&new, &c, with_metadata).await {
+            let source = match self.source_frame(&new, &read, with_metadata).await {
                 Ok(s) => s,
-                Err(e) => return Err(self.blame_file(&target.name, &new, &c, e).await),
+                Err(e) => return Err(self.blame_file(&target.name, &new, &read, e).await),
             };
             let plan = match &query {
                 None => source.into_unoptimized_plan(),
@@ -212,7 +254,7 @@ impl Engine {
             };
             let m = match write(&self.state(), input, req).await {
                 Err(e) if !matches!(e, LakeError::Conflict(_)) => {
-                    return Err(self.blame_file(&target.name, &new, &c, e).await)
+                    return Err(self.blame_file(&target.name, &new, &read, e).await)
                 }
                 other => other?,
             };
@@ -253,13 +295,113 @@ impl Engine {
         })
     }
 
+    /// `read_files('location', format => 'csv', pattern => '*.csv', schemaHints => 'amount
+    /// DECIMAL(10,2)', header => true, ...)`: the files as a table, read as COPY INTO reads them;
+    /// the format is the files' extension's when not given.
+    pub(super) async fn read_files(
+        &self,
+        args: &[SqlExpr],
+        with_metadata: bool,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let usage = || {
+            LakeError::BadStatement(
+                "read_files takes ('location' [, format => 'csv' | 'json' | 'parquet'] [, pattern => 'glob'] [, schemaHints => 'column TYPE, ...'] [, header => true, inferSchema => true, sep => ',', ...])".into(),
+            )
+        };
+        let (first, rest) = args.split_first().ok_or_else(usage)?;
+        let location = super::changes::text_arg(first).ok_or_else(usage)?;
+        let mut read = FileRead {
+            format: FileFormat::Csv,
+            pattern: None,
+            files: vec![],
+            options: vec![],
+            hints: vec![],
+        };
+        let mut format = None;
+        for a in rest {
+            let SqlExpr::Named { expr, name } = a else {
+                return Err(usage());
+            };
+            let value = option_text(expr).ok_or_else(usage)?;
+            match name.value.to_ascii_lowercase().as_str() {
+                "format" => {
+                    format = Some(FileFormat::parse(&value).ok_or_else(|| {
+                        LakeError::BadStatement(format!(
+                            "read_files: format '{value}' is not one lakeshell reads; use 'csv', 'json' or 'parquet'"
+                        ))
+                    })?)
+                }
+                "pattern" | "pathglobfilter" => read.pattern = Some(value),
+                "schemahints" => read.hints = self.schema_hints(&value)?,
+                _ => read.options.push((name.value.clone(), value)),
+            }
+        }
+        let files = self.list_source(&location, &read).await?;
+        let Some(one) = files.first() else {
+            return Err(LakeError::BadStatement(format!(
+                "read_files: no files at {location}{}",
+                read.pattern
+                    .as_ref()
+                    .map(|p| format!(" match pattern '{p}'"))
+                    .unwrap_or_default()
+            )));
+        };
+        read.format = match format {
+            Some(f) => f,
+            None => by_extension(&one.name()).ok_or_else(|| {
+                LakeError::BadStatement(format!(
+                    "read_files: {} has no extension lakeshell knows; say format => 'csv', 'json' or 'parquet'",
+                    one.name()
+                ))
+            })?,
+        };
+        if read.format == FileFormat::Csv && read.format_option("inferSchema").is_none() {
+            // read_files infers column types (Databricks' inferColumnTypes), COPY INTO does not.
+            read.options.push(("inferSchema".into(), "true".into()));
+        }
+        let frame = match self.source_frame(&files, &read, with_metadata).await {
+            Ok(f) => f,
+            Err(e) => return Err(self.blame_file("read_files", &files, &read, e).await),
+        };
+        Ok(frame.into_view())
+    }
+
+    /// `schemaHints => 'amount DECIMAL(10,2), id BIGINT'`: each column's type, as DataFusion maps
+    /// the SQL type.
+    fn schema_hints(&self, text: &str) -> Result<Vec<(String, DataType)>> {
+        use datafusion::logical_expr::ExprSchemable;
+        use datafusion::sql::sqlparser::ast::CastKind;
+        let bad = |e: String| LakeError::BadStatement(format!("schemaHints '{text}': {e}"));
+        let dialect = crate::sql::dialect::LakeDialect;
+        let mut p = Parser::new(&dialect)
+            .try_with_sql(text)
+            .map_err(|e| bad(e.to_string()))?;
+        let cols = p
+            .parse_comma_separated(|p| Ok((p.parse_identifier()?, p.parse_data_type()?)))
+            .map_err(|e| bad(e.to_string()))?;
+        let empty = datafusion::common::DFSchema::empty();
+        let mut out = Vec::new();
+        for (name, ty) in cols {
+            let cast = SqlExpr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(SqlExpr::value(SqlValue::Null)),
+                data_type: ty,
+                array: false,
+                format: None,
+            };
+            let t = self.plan_expr(&cast, &empty)?.get_type(&empty)?;
+            out.push((name.value, t));
+        }
+        Ok(out)
+    }
+
     /// A load that failed names the file it failed on: each file is read alone until one
     /// fails (only after a failure, so a good load reads every file once).
     async fn blame_file(
         &self,
         table: &str,
         files: &[SourceFile],
-        c: &CopyIntoStatement,
+        c: &FileRead,
         e: LakeError,
     ) -> LakeError {
         if files.len() == 1 {
@@ -285,7 +427,7 @@ impl Engine {
 
     /// The files under `location` (a folder, one file, or a folder and a glob) that match
     /// PATTERN and FILES, by path. Names starting `_` or `.` (`_SUCCESS`, `.crc`) are not data.
-    async fn list_source(&self, location: &str, c: &CopyIntoStatement) -> Result<Vec<SourceFile>> {
+    async fn list_source(&self, location: &str, c: &FileRead) -> Result<Vec<SourceFile>> {
         let (base, glob_in_path) = split_glob(location);
         let url = catalog::parse_location(&base)?;
         let options = self.warehouse.options_for(&url);
@@ -358,7 +500,7 @@ impl Engine {
     async fn source_frame(
         &self,
         files: &[SourceFile],
-        c: &CopyIntoStatement,
+        c: &FileRead,
         with_metadata: bool,
     ) -> Result<DataFrame> {
         let format = file_format(c)?;
@@ -380,13 +522,18 @@ impl Engine {
             if !infer {
                 one = as_strings(&one);
             }
+            if c.format != FileFormat::Parquet && !c.hints.is_empty() {
+                one = hinted_as_text(&one, c);
+            }
             merged = Some(match merged {
                 None => Arc::clone(&one),
                 Some(all) => widened(&all, &one),
             });
             own.push(one);
         }
-        let schema = merged.ok_or_else(|| LakeError::Internal("COPY INTO: no files".into()))?;
+        let read_schema =
+            merged.ok_or_else(|| LakeError::Internal("COPY INTO: no files".into()))?;
+        let schema = with_hints(&read_schema, c);
         let options = ListingOptions::new(format).with_file_extension("");
         let table = |urls: Vec<ListingTableUrl>, schema: &SchemaRef| -> Result<Arc<ListingTable>> {
             let config = ListingTableConfig::new_with_multi_paths(urls)
@@ -397,7 +544,7 @@ impl Engine {
         // CSV columns are positional: a file whose columns differ is read with its own.
         let positional = c.format == FileFormat::Csv;
         let same = own.iter().all(|s| s.fields() == schema.fields());
-        if !with_metadata && (same || !positional) {
+        if !with_metadata && c.hints.is_empty() && (same || !positional) {
             let urls = files
                 .iter()
                 .map(|f| ListingTableUrl::parse(f.url.as_str()))
@@ -406,7 +553,11 @@ impl Engine {
         }
         let mut all: Option<DataFrame> = None;
         for (f, file_schema) in files.iter().zip(&own) {
-            let read_as = if positional { file_schema } else { &schema };
+            let read_as = if positional {
+                file_schema
+            } else {
+                &read_schema
+            };
             let mut df = self.ctx.read_table(table(
                 vec![ListingTableUrl::parse(f.url.as_str())?],
                 read_as,
@@ -462,6 +613,97 @@ fn metadata_of(f: &SourceFile) -> Expr {
     ])
 }
 
+/// A file's format by its extension.
+fn by_extension(name: &str) -> Option<FileFormat> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" | "tsv" | "txt" => Some(FileFormat::Csv),
+        "json" | "ndjson" | "jsonl" => Some(FileFormat::Json),
+        "parquet" => Some(FileFormat::Parquet),
+        _ => None,
+    }
+}
+
+/// An option's value as text: `'csv'`, `true`, `1000`.
+fn option_text(e: &SqlExpr) -> Option<String> {
+    match e {
+        SqlExpr::Value(v) => match &v.value {
+            SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => Some(s.clone()),
+            SqlValue::Boolean(b) => Some(b.to_string()),
+            SqlValue::Number(n, _) => Some(n.clone()),
+            _ => None,
+        },
+        SqlExpr::Identifier(i) => Some(i.value.clone()),
+        _ => None,
+    }
+}
+
+/// True when `node` names `_metadata` (`_metadata.file_name`, `_metadata`).
+pub(super) fn mentions_metadata<N: VisitMut>(node: &mut N) -> bool {
+    struct Find(bool);
+    impl VisitorMut for Find {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut SqlExpr) -> std::ops::ControlFlow<()> {
+            let named = match e {
+                SqlExpr::Identifier(i) => i.value == "_metadata",
+                SqlExpr::CompoundIdentifier(parts) => parts.iter().any(|p| p.value == "_metadata"),
+                _ => false,
+            };
+            if named {
+                self.0 = true;
+                return std::ops::ControlFlow::Break(());
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(false);
+    let _ = node.visit(&mut f);
+    f.0
+}
+
+/// Every `*` of a SELECT that reads a relation served as `prefix#n` leaves `_metadata` out, as
+/// Databricks' hidden column is.
+pub(super) fn hide_metadata<N: VisitMut>(node: &mut N, prefix: &str) {
+    struct Hide<'a>(&'a str);
+    impl VisitorMut for Hide<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &mut Query) -> std::ops::ControlFlow<()> {
+            if let SetExpr::Select(s) = q.body.as_mut() {
+                let reads = s.from.iter().any(|t| {
+                    std::iter::once(&t.relation)
+                        .chain(t.joins.iter().map(|j| &j.relation))
+                        .any(|r| match r {
+                            datafusion::sql::sqlparser::ast::TableFactor::Table {
+                                name, ..
+                            } => name
+                                .to_string()
+                                .trim_matches('"')
+                                .starts_with(&format!("{}#", self.0)),
+                            _ => false,
+                        })
+                });
+                if reads {
+                    exclude_metadata(&mut s.projection);
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = node.visit(&mut Hide(prefix));
+}
+
+fn exclude_metadata(projection: &mut [SelectItem]) {
+    for item in projection {
+        if let SelectItem::Wildcard(o) = item {
+            if o.opt_exclude.is_none() && o.opt_except.is_none() {
+                o.opt_exclude = Some(ExcludeSelectItem::Single(ObjectName(vec![
+                    ObjectNamePart::Identifier(Ident::new("_metadata")),
+                ])));
+            }
+        }
+    }
+}
+
 /// `folder/2024-*/x.csv` → (`folder/`, `2024-*/x.csv`): the part to list and the glob in it.
 fn split_glob(location: &str) -> (String, Option<String>) {
     match location.find(['*', '?', '[', '{']) {
@@ -493,15 +735,7 @@ fn take_location(q: &mut Query) -> Result<String> {
     let mut paths = Paths(Vec::new());
     let _ = q.visit(&mut paths);
     if let SetExpr::Select(s) = q.body.as_mut() {
-        for item in &mut s.projection {
-            if let SelectItem::Wildcard(o) = item {
-                if o.opt_exclude.is_none() && o.opt_except.is_none() {
-                    o.opt_exclude = Some(ExcludeSelectItem::Single(ObjectName(vec![
-                        ObjectNamePart::Identifier(Ident::new("_metadata")),
-                    ])));
-                }
-            }
-        }
+        exclude_metadata(&mut s.projection);
     }
     match paths.0.as_slice() {
         [one] => Ok(one.clone()),
@@ -515,9 +749,7 @@ fn take_location(q: &mut Query) -> Result<String> {
 }
 
 /// The format and its options, as DataFusion's readers take them.
-fn file_format(
-    c: &CopyIntoStatement,
-) -> Result<Arc<dyn datafusion::datasource::file_format::FileFormat>> {
+fn file_format(c: &FileRead) -> Result<Arc<dyn datafusion::datasource::file_format::FileFormat>> {
     Ok(match c.format {
         FileFormat::Csv => {
             let mut f = CsvFormat::default().with_has_header(match c.format_option("header") {
@@ -593,6 +825,34 @@ fn widened(a: &SchemaRef, b: &SchemaRef) -> SchemaRef {
         }
     }
     Arc::new(Schema::new(fields))
+}
+
+/// Hinted columns as text, so the cast to the hint parses the value as written.
+fn hinted_as_text(schema: &SchemaRef, c: &FileRead) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match c.hint(f.name()) {
+                Some(_) => Field::new(f.name(), DataType::Utf8, true),
+                None => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The schema with each hinted column of the type its hint gives.
+fn with_hints(schema: &SchemaRef, c: &FileRead) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match c.hint(f.name()) {
+                Some(t) => Field::new(f.name(), t.clone(), true),
+                None => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Every column as text (CSV without `inferSchema`, as Databricks reads it).
