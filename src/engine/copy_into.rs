@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, ScalarValue, TableReference};
@@ -27,6 +27,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::sqlparser::ast::{
     ExcludeSelectItem, Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, SelectItem,
@@ -39,6 +40,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::plan::Opened;
+use super::records::{CsvDialect, Records, Rejected};
 use super::{Engine, ExecOptions, Outcome};
 use crate::catalog::{self, TableName};
 use crate::delta::write::{write, Extra, WriteMode, WriteRequest};
@@ -97,17 +99,86 @@ pub(super) struct FileRead {
     pub options: Vec<(String, String)>,
     /// `schemaHints`: columns read as text and cast to the given type, not inferred.
     pub hints: Vec<(String, DataType)>,
+    /// What a malformed record does.
+    pub mode: Mode,
+}
+
+/// `mode`: what a record that does not parse, or does not fit its column, does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Fails the load, naming file and line (or goes to the dead-letter table).
+    FailFast,
+    /// Loads as a row of NULLs with the record's text in the rescued-data column.
+    Permissive,
+    /// Dropped and counted.
+    DropMalformed,
+}
+
+impl Mode {
+    fn parse(v: &str) -> Result<Mode> {
+        match v.to_ascii_uppercase().as_str() {
+            "FAILFAST" => Ok(Mode::FailFast),
+            "PERMISSIVE" => Ok(Mode::Permissive),
+            "DROPMALFORMED" => Ok(Mode::DropMalformed),
+            _ => Err(LakeError::BadStatement(format!(
+                "mode '{v}': use FAILFAST, PERMISSIVE or DROPMALFORMED"
+            ))),
+        }
+    }
 }
 
 impl FileRead {
-    fn of(c: &CopyIntoStatement) -> FileRead {
-        FileRead {
+    fn of(c: &CopyIntoStatement) -> Result<FileRead> {
+        let mode = match c.format_option("mode").or_else(|| c.copy_option("mode")) {
+            Some(v) => Mode::parse(v)?,
+            None => Mode::FailFast,
+        };
+        Ok(FileRead {
             format: c.format,
             pattern: c.pattern.clone(),
             files: c.files.clone(),
             options: c.format_options.clone(),
             hints: vec![],
+            mode,
+        })
+    }
+
+    /// The rescued-data column of PERMISSIVE loads.
+    fn rescued(&self) -> String {
+        self.format_option("rescuedDataColumn")
+            .unwrap_or("_rescued_data")
+            .to_string()
+    }
+
+    fn infer(&self) -> Result<bool> {
+        match self.format_option("inferSchema") {
+            Some(v) => parse_bool("inferSchema", v),
+            None => Ok(self.format != FileFormat::Csv),
         }
+    }
+
+    fn dialect(&self) -> Result<CsvDialect> {
+        let byte = |keys: &[&str], default: u8| -> Result<u8> {
+            match keys
+                .iter()
+                .find_map(|k| self.format_option(k).map(|v| (*k, v)))
+            {
+                Some((k, v)) => one_byte(k, v),
+                None => Ok(default),
+            }
+        };
+        Ok(CsvDialect {
+            header: match self.format_option("header") {
+                Some(v) => parse_bool("header", v)?,
+                None => false,
+            },
+            delimiter: byte(&["delimiter", "sep"], b',')?,
+            quote: byte(&["quote"], b'"')?,
+            escape: self
+                .format_option("escape")
+                .map(|v| one_byte("escape", v))
+                .transpose()?,
+        })
     }
 
     fn format_option(&self, key: &str) -> Option<&str> {
@@ -132,6 +203,7 @@ struct Loaded {
     files_loaded: u64,
     files_skipped: u64,
     rows_loaded: u64,
+    rows_rejected: u64,
     version: Option<u64>,
     notes: Vec<String>,
 }
@@ -147,7 +219,18 @@ impl Engine {
         let target = self.warehouse.resolve_for_write(&name).await?;
         let force = flag(&c, "force")?;
         let merge = flag(&c, "mergeSchema")?;
-        let read = FileRead::of(&c);
+        let read = FileRead::of(&c)?;
+        let dead_letter = match c.copy_option("deadLetterTable") {
+            Some(n) => Some(
+                self.warehouse
+                    .resolve_for_write(&TableName::from_text(n)?)
+                    .await?,
+            ),
+            None => None,
+        };
+        // Records are checked one by one when a malformed one is not to fail the load.
+        let careful = (dead_letter.is_some() || read.mode != Mode::FailFast)
+            && read.format != FileFormat::Parquet;
         let (location, query) = match &c.source {
             CopySource::Location(l) => (l.clone(), None),
             CopySource::Query(q) => {
@@ -207,15 +290,44 @@ impl Engine {
                 files_loaded: new.len() as u64,
                 files_skipped: skipped,
                 rows_loaded: 0,
+                rows_rejected: 0,
                 version: table.version(),
                 notes,
             };
             if new.is_empty() {
-                return Ok((done, None));
+                return Ok((done, None, vec![]));
             }
-            let source = match self.source_frame(&new, &read, with_metadata).await {
+            let read_now = if careful {
+                let types = table
+                    .snapshot()
+                    .ok()
+                    .map(|s| s.snapshot().arrow_schema());
+                self.careful_frame(&new, &read, with_metadata, types.as_ref())
+                    .await
+            } else {
+                self.source_frame(&new, &read, with_metadata)
+                    .await
+                    .map(|f| (f, vec![]))
+            };
+            let (source, rejected) = match read_now {
                 Ok(s) => s,
                 Err(e) => return Err(self.blame_file(&target.name, &new, &read, e).await),
+            };
+            if read.mode == Mode::Permissive {
+                let rescued: usize = rejected.len();
+                if rescued > 0 {
+                    done.notes.push(format!(
+                        "{rescued} record(s) did not parse and were loaded as NULLs with their text in {}",
+                        read.rescued()
+                    ));
+                }
+            } else {
+                done.rows_rejected = rejected.len() as u64;
+            }
+            let rejected = if read.mode == Mode::Permissive {
+                vec![]
+            } else {
+                rejected
             };
             let plan = match &query {
                 None => source.into_unoptimized_plan(),
@@ -260,15 +372,43 @@ impl Engine {
             };
             done.rows_loaded = m.rows_inserted;
             done.version = Some(m.version);
-            Ok((done, Some((m, enforcement))))
+            Ok((done, Some((m, enforcement)), rejected))
         })
         .await?;
-        let (mut done, written) = loaded;
+        let (mut done, written, rejected) = loaded;
         if let Some((mut m, enforcement)) = written {
             self.record_enforcement(&target, &mut m, enforcement)
                 .await?;
             done.version = Some(m.version);
             done.notes.extend(m.notes);
+        }
+        // Dead letters go in after the rows commit: a re-run skips the file, so they are never
+        // kept twice.
+        if let Some(dl) = &dead_letter {
+            if !rejected.is_empty() {
+                let batch = dead_letters(&rejected, &target.name, &self.run_id)?;
+                self.append_rows(dl, vec![batch], "DEAD LETTER")
+                    .await
+                    .map_err(|e| {
+                        LakeError::PartlyWritten(format!(
+                            "{} version {} was written, but its {} rejected record(s) could not be kept in {}: {e}",
+                            target.name,
+                            done.version.unwrap_or_default(),
+                            rejected.len(),
+                            dl.name
+                        ))
+                    })?;
+                done.notes.push(format!(
+                    "{} record(s) rejected, kept in {}",
+                    rejected.len(),
+                    dl.name
+                ));
+            }
+        } else if !rejected.is_empty() {
+            done.notes.push(format!(
+                "{} malformed record(s) dropped (DROPMALFORMED)",
+                rejected.len()
+            ));
         }
         let notes = std::mem::take(&mut done.notes);
         let out = super::rows(
@@ -285,7 +425,7 @@ impl Engine {
                 Arc::new(UInt64Array::from(vec![done.files_loaded])),
                 Arc::new(UInt64Array::from(vec![done.files_skipped])),
                 Arc::new(UInt64Array::from(vec![done.rows_loaded])),
-                Arc::new(UInt64Array::from(vec![0u64])),
+                Arc::new(UInt64Array::from(vec![done.rows_rejected])),
                 Arc::new(UInt64Array::from(vec![done.version])),
             ],
         )?;
@@ -316,6 +456,7 @@ impl Engine {
             files: vec![],
             options: vec![],
             hints: vec![],
+            mode: Mode::FailFast,
         };
         let mut format = None;
         for a in rest {
@@ -333,6 +474,7 @@ impl Engine {
                 }
                 "pattern" | "pathglobfilter" => read.pattern = Some(value),
                 "schemahints" => read.hints = self.schema_hints(&value)?,
+                "mode" => read.mode = Mode::parse(&value)?,
                 _ => read.options.push((name.value.clone(), value)),
             }
         }
@@ -359,7 +501,15 @@ impl Engine {
             // read_files infers column types (Databricks' inferColumnTypes), COPY INTO does not.
             read.options.push(("inferSchema".into(), "true".into()));
         }
-        let frame = match self.source_frame(&files, &read, with_metadata).await {
+        let careful = read.mode != Mode::FailFast && read.format != FileFormat::Parquet;
+        let frame = if careful {
+            self.careful_frame(&files, &read, with_metadata, None)
+                .await
+                .map(|(f, _)| f)
+        } else {
+            self.source_frame(&files, &read, with_metadata).await
+        };
+        let frame = match frame {
             Ok(f) => f,
             Err(e) => return Err(self.blame_file("read_files", &files, &read, e).await),
         };
@@ -395,6 +545,111 @@ impl Engine {
         Ok(out)
     }
 
+    /// The rows of `files` read record by record (see [`super::records`]): the records that do
+    /// not parse, or do not fit `types` (the target's columns), come back apart with their
+    /// file; in PERMISSIVE mode they are rows of NULLs with their text in the rescued column.
+    async fn careful_frame(
+        &self,
+        files: &[SourceFile],
+        read: &FileRead,
+        with_metadata: bool,
+        types: Option<&SchemaRef>,
+    ) -> Result<(DataFrame, Vec<(String, Rejected)>)> {
+        let dialect = read.dialect()?;
+        let infer = read.infer()?;
+        let mut recs = Vec::with_capacity(files.len());
+        let mut merged: Option<SchemaRef> = None;
+        for f in files {
+            let r = Records::split(&self.file_bytes(f).await?, read.format, dialect)?;
+            let mut one: SchemaRef = Arc::new(r.infer()?);
+            if !infer {
+                one = as_strings(&one);
+            }
+            merged = Some(match merged {
+                None => one,
+                Some(all) => widened(&all, &one),
+            });
+            recs.push(r);
+        }
+        let merged = merged.ok_or_else(|| LakeError::Internal("COPY INTO: no files".into()))?;
+        let schema = with_types(&with_hints(&merged, read), types);
+        let permissive = read.mode == Mode::Permissive;
+        let rescued = read.rescued();
+        let out_schema = if permissive {
+            let mut fields: Vec<Field> =
+                schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new(&rescued, DataType::Utf8, true));
+            Arc::new(Schema::new(fields))
+        } else {
+            Arc::clone(&schema)
+        };
+        let mut rejected = Vec::new();
+        let mut all: Option<DataFrame> = None;
+        for (f, mut r) in files.iter().zip(recs) {
+            let mut batches = r.decode(&schema)?;
+            if permissive {
+                batches = batches
+                    .iter()
+                    .map(|b| with_rescued(b, &out_schema, None))
+                    .collect::<Result<_>>()?;
+                if !r.rejected.is_empty() {
+                    let text: Vec<&str> = r.rejected.iter().map(|x| x.record.as_str()).collect();
+                    let nulls = datafusion::arrow::compute::concat_batches(
+                        &schema,
+                        std::iter::repeat_n(&null_row(&schema)?, text.len()),
+                    )?;
+                    batches.push(with_rescued(&nulls, &out_schema, Some(&text))?);
+                }
+            }
+            rejected.extend(r.rejected.into_iter().map(|x| (f.url.to_string(), x)));
+            let mem = MemTable::try_new(Arc::clone(&out_schema), vec![batches])?;
+            let df = self.ctx.read_table(Arc::new(mem))?;
+            let df = file_frame(df, f, &out_schema, &out_schema, with_metadata)?;
+            all = Some(match all {
+                None => df,
+                Some(acc) => acc.union(df)?,
+            });
+        }
+        let df = all.ok_or_else(|| LakeError::Internal("COPY INTO: no files to read".into()))?;
+        Ok((df, rejected))
+    }
+
+    async fn file_bytes(&self, f: &SourceFile) -> Result<bytes::Bytes> {
+        let url = ListingTableUrl::parse(f.url.as_str())?;
+        let store = self
+            .state()
+            .runtime_env()
+            .object_store(url.object_store())?;
+        Ok(store.get(&f.meta.location).await?.bytes().await?)
+    }
+
+    /// The first record of `f` that does not parse, or does not fit the types a plain read
+    /// gives it: where a failed load stopped.
+    async fn first_bad(&self, f: &SourceFile, read: &FileRead) -> Option<Rejected> {
+        if read.format == FileFormat::Parquet {
+            return None;
+        }
+        let bytes = self.file_bytes(f).await.ok()?;
+        let mut r = Records::split(&bytes, read.format, read.dialect().ok()?).ok()?;
+        if let Some(bad) = r.rejected.first() {
+            return Some(bad.clone());
+        }
+        let state = self.state();
+        let url = ListingTableUrl::parse(f.url.as_str()).ok()?;
+        let store = state.runtime_env().object_store(url.object_store()).ok()?;
+        let mut schema = file_format(read)
+            .ok()?
+            .infer_schema(&state, &store, std::slice::from_ref(&f.meta))
+            .await
+            .ok()?;
+        if !read.infer().ok()? {
+            schema = as_strings(&schema);
+        }
+        let schema = with_hints(&schema, read);
+        r.decode(&schema).ok()?;
+        r.rejected.first().cloned()
+    }
+
     /// A load that failed names the file it failed on: each file is read alone until one
     /// fails (only after a failure, so a good load reads every file once).
     async fn blame_file(
@@ -405,10 +660,7 @@ impl Engine {
         e: LakeError,
     ) -> LakeError {
         if files.len() == 1 {
-            return LakeError::BadStatement(format!(
-                "COPY INTO {table}: {}: {e}",
-                catalog::display_url(&files[0].url)
-            ));
+            return self.blamed(table, &files[0], c, e).await;
         }
         for f in files {
             let read = match self.source_frame(std::slice::from_ref(f), c, false).await {
@@ -416,13 +668,29 @@ impl Engine {
                 Err(e) => Err(e),
             };
             if let Err(why) = read {
-                return LakeError::BadStatement(format!(
-                    "COPY INTO {table}: {}: {why}",
-                    catalog::display_url(&f.url)
-                ));
+                return self.blamed(table, f, c, why).await;
             }
         }
         e
+    }
+
+    /// `COPY INTO t: file:line: error (record: ...)`, the line when it can be found.
+    async fn blamed(&self, table: &str, f: &SourceFile, c: &FileRead, e: LakeError) -> LakeError {
+        let file = catalog::display_url(&f.url);
+        let what = if table == "read_files" {
+            "read_files".to_string()
+        } else {
+            format!("COPY INTO {table}")
+        };
+        LakeError::BadStatement(match self.first_bad(f, c).await {
+            Some(bad) => format!(
+                "{what}: {file}:{}: {} (record: {})",
+                bad.line,
+                bad.error,
+                shortened(&bad.record)
+            ),
+            None => format!("{what}: {file}: {e}"),
+        })
     }
 
     /// The files under `location` (a folder, one file, or a folder and a glob) that match
@@ -558,31 +826,11 @@ impl Engine {
             } else {
                 &read_schema
             };
-            let mut df = self.ctx.read_table(table(
+            let df = self.ctx.read_table(table(
                 vec![ListingTableUrl::parse(f.url.as_str())?],
                 read_as,
             )?)?;
-            if with_metadata {
-                df = df.window(vec![
-                    datafusion::functions_window::expr_fn::row_number().alias(ROW)
-                ])?;
-            }
-            let mut columns: Vec<Expr> = schema
-                .fields()
-                .iter()
-                .map(|fl| {
-                    let value = if read_as.field_with_name(fl.name()).is_ok() {
-                        Expr::Column(Column::from_name(fl.name()))
-                    } else {
-                        lit(ScalarValue::Null)
-                    };
-                    cast(value, fl.data_type().clone()).alias(fl.name())
-                })
-                .collect();
-            if with_metadata {
-                columns.push(metadata_of(f).alias("_metadata"));
-            }
-            let df = df.select(columns)?;
+            let df = file_frame(df, f, read_as, &schema, with_metadata)?;
             all = Some(match all {
                 None => df,
                 Some(acc) => acc.union(df)?,
@@ -611,6 +859,137 @@ fn metadata_of(f: &SourceFile) -> Expr {
         lit("file_row_index"),
         cast(row, DataType::Int64),
     ])
+}
+
+/// `f`'s rows (read as `read_as`) with `schema`'s columns, cast to its types, NULL where the
+/// file has none; and `_metadata` when asked.
+fn file_frame(
+    df: DataFrame,
+    f: &SourceFile,
+    read_as: &SchemaRef,
+    schema: &SchemaRef,
+    with_metadata: bool,
+) -> Result<DataFrame> {
+    let df = if with_metadata {
+        df.window(vec![
+            datafusion::functions_window::expr_fn::row_number().alias(ROW)
+        ])?
+    } else {
+        df
+    };
+    let mut columns: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .map(|fl| {
+            let value = if read_as.field_with_name(fl.name()).is_ok() {
+                Expr::Column(Column::from_name(fl.name()))
+            } else {
+                lit(ScalarValue::Null)
+            };
+            cast(value, fl.data_type().clone()).alias(fl.name())
+        })
+        .collect();
+    if with_metadata {
+        columns.push(metadata_of(f).alias("_metadata"));
+    }
+    Ok(df.select(columns)?)
+}
+
+/// The schema with each column the target has of the target's type.
+fn with_types(schema: &SchemaRef, types: Option<&SchemaRef>) -> SchemaRef {
+    let Some(t) = types else {
+        return Arc::clone(schema);
+    };
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match t.field_with_name(f.name()) {
+                Ok(tf) => Field::new(f.name(), tf.data_type().clone(), true),
+                Err(_) => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// One row of NULLs.
+fn null_row(schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| datafusion::arrow::array::new_null_array(f.data_type(), 1))
+        .collect();
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// `batch` with the rescued-data column: `text` per row, or NULL.
+fn with_rescued(
+    batch: &RecordBatch,
+    out: &SchemaRef,
+    text: Option<&[&str]>,
+) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(match text {
+        Some(t) => Arc::new(StringArray::from(t.to_vec())),
+        None => datafusion::arrow::array::new_null_array(&DataType::Utf8, batch.num_rows()),
+    });
+    Ok(RecordBatch::try_new(Arc::clone(out), columns)?)
+}
+
+/// The dead letters of one load: each record's text, file, line, error, when, the run and the
+/// table it was for.
+fn dead_letters(
+    rejected: &[(String, Rejected)],
+    target: &str,
+    run_id: &str,
+) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{Int64Array, TimestampMicrosecondArray};
+    let n = rejected.len();
+    let now = chrono::Utc::now().timestamp_micros();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("record", DataType::Utf8, true),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("line", DataType::Int64, true),
+        Field::new("error", DataType::Utf8, true),
+        Field::new(
+            "rejected_at",
+            DataType::Timestamp(
+                datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                Some("UTC".into()),
+            ),
+            true,
+        ),
+        Field::new("run_id", DataType::Utf8, true),
+        Field::new("target", DataType::Utf8, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rejected.iter().map(|(_, r)| r.record.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejected.iter().map(|(s, _)| s.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rejected.iter().map(|(_, r)| r.line as i64),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejected.iter().map(|(_, r)| r.error.as_str()),
+        )),
+        Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
+        Arc::new(StringArray::from(vec![run_id; n])),
+        Arc::new(StringArray::from(vec![target; n])),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// A record for an error line: its first 80 characters.
+fn shortened(record: &str) -> String {
+    let t: String = record.chars().take(80).collect();
+    if t.len() < record.len() {
+        format!("{t}...")
+    } else {
+        t
+    }
 }
 
 /// A file's format by its extension.

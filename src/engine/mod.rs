@@ -18,6 +18,7 @@ mod plan;
 mod preview;
 pub mod progress;
 mod quality;
+mod records;
 mod retry;
 mod scan_rules;
 mod secrets;

@@ -187,3 +187,58 @@ fn copy_into_on_s3() {
         "id,amount\n1,10.5\n2,20.0\n"
     );
 }
+
+#[test]
+fn malformed_records_go_to_the_dead_letter_table_once() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(
+        dir,
+        "landing/a.csv",
+        "id,amount\n1,10.5\n2,20,extra\n3,abc\n4,4.5\n",
+    );
+    write(dir, "landing/b.csv", "id,amount\n5,5\n");
+    run_ok(lakeshell(dir).args([
+        "-q",
+        "-c",
+        "CREATE TABLE bronze.orders (id BIGINT, amount DOUBLE)",
+    ]));
+    let plain = "COPY INTO bronze.orders FROM 'landing/' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true')";
+    // Without a dead-letter table the load fails at the first bad record: file and line.
+    let out = lakeshell(dir).args(["-c", plain]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("landing/a.csv:3: expected 2 fields, found 3 (record: 2,20,extra)")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(versions(dir, "bronze.orders"), 1, "nothing committed");
+    // With one, the good rows load and the bad records are kept with file, line and error.
+    let kept = format!("{plain} COPY_OPTIONS ('deadLetterTable' = 'bronze.orders_dead_letter')");
+    assert_eq!(copied(dir, &kept), "bronze.orders,2,0,3,2,1");
+    assert_eq!(
+        csv(dir, "SELECT id, amount FROM bronze.orders ORDER BY id"),
+        "id,amount\n1,10.5\n4,4.5\n5,5.0\n"
+    );
+    let dl = "SELECT record, regexp_replace(source, '.*/', '') AS file, line, error, target, run_id IS NOT NULL AND rejected_at IS NOT NULL AS stamped FROM bronze.orders_dead_letter ORDER BY line";
+    let letters = "record,file,line,error,target,stamped\n\"2,20,extra\",a.csv,3,\"expected 2 fields, found 3\",bronze.orders,true\n\"3,abc\",a.csv,4,column amount: 'abc' is not a Float64,bronze.orders,true\n";
+    assert_eq!(csv(dir, dl), letters);
+    // A re-run loads nothing and keeps no second copy.
+    assert_eq!(copied(dir, &kept), "bronze.orders,0,2,0,0,1");
+    assert_eq!(csv(dir, dl), letters);
+    // DROPMALFORMED drops and counts; PERMISSIVE loads NULLs with the text rescued.
+    let drop = "COPY INTO bronze.dropped FROM 'landing/' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true', 'inferSchema' = 'true', 'mode' = 'DROPMALFORMED')";
+    assert_eq!(copied(dir, drop), "bronze.dropped,2,0,4,1,0");
+    let keep = "COPY INTO bronze.rescued FROM 'landing/' FILEFORMAT = JSON FORMAT_OPTIONS ('mode' = 'PERMISSIVE')";
+    write(dir, "events/1.json", "{\"id\": 1}\n{\"id\": 2\n");
+    let keep = keep.replace("'landing/'", "'events/'");
+    assert_eq!(copied(dir, &keep), "bronze.rescued,1,0,2,0,0");
+    assert_eq!(
+        csv(
+            dir,
+            "SELECT id, _rescued_data FROM bronze.rescued ORDER BY id"
+        ),
+        "id,_rescued_data\n1,\n,\"{\"\"id\"\": 2\"\n"
+    );
+}
