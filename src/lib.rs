@@ -34,6 +34,7 @@ pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod expectations;
+pub mod ingest;
 pub mod meta;
 pub mod outcome;
 pub mod output;

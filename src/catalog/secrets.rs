@@ -1,6 +1,7 @@
 //! Secrets, DuckDB's way: named credentials for a store, each with a scope (a URL prefix). A
 //! table's location takes the options of the secret whose scope is its longest prefix, so two
-//! tables in different buckets can use different credentials in one statement.
+//! tables in different buckets can use different credentials in one statement. Secrets for
+//! HTTP APIs (`TYPE bearer`, `TYPE oauth2`) have no scope: `read_api` names the one it uses.
 //!
 //! Temporary secrets live for the session. Persistent ones are kept in the warehouse
 //! (`_lakeshell/secrets.json`) with `${VAR}` references only, resolved from the environment when
@@ -20,7 +21,7 @@ use crate::sql::vars::Vars;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Secret {
     pub name: String,
-    /// `s3`, `azure` or `gcs`.
+    /// `s3`, `azure`, `gcs`, or for APIs `bearer` or `oauth2`.
     pub kind: String,
     /// The URL prefix the secret is for (`s3://prod-lake/`); a scheme alone covers the store.
     pub scope: String,
@@ -63,7 +64,72 @@ fn key_of(kind: &str, key: &str) -> Option<&'static str> {
     })
 }
 
+/// An API secret's keys.
+fn api_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "bearer" => &["token"],
+        "oauth2" => &["token_url", "client_id", "client_secret", "scope"],
+        _ => &[],
+    }
+}
+
 impl Secret {
+    /// `TYPE bearer (TOKEN)` or `TYPE oauth2 (TOKEN_URL, CLIENT_ID, CLIENT_SECRET [, SCOPE])`.
+    fn api(name: &str, kind: &str, params: &[(String, String)]) -> Result<Secret> {
+        let keys = api_keys(kind);
+        let mut options = StorageOptions::new();
+        for (k, v) in params {
+            let key = k.to_ascii_lowercase();
+            if !keys.contains(&key.as_str()) {
+                return Err(LakeError::BadStatement(format!(
+                    "CREATE SECRET {name}: {k} is not a {kind} secret's key; {kind} takes {}",
+                    keys.join(", ").to_ascii_uppercase()
+                )));
+            }
+            options.insert(key, v.clone());
+        }
+        let required: &[&str] = if kind == "bearer" {
+            &["token"]
+        } else {
+            &["token_url", "client_id", "client_secret"]
+        };
+        if let Some(missing) = required.iter().find(|k| !options.contains_key(**k)) {
+            return Err(LakeError::BadStatement(format!(
+                "CREATE SECRET {name}: a {kind} secret needs {}",
+                missing.to_ascii_uppercase()
+            )));
+        }
+        Ok(Secret {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            scope: String::new(),
+            options,
+            persistent: false,
+        })
+    }
+
+    /// Whether this is an API secret (no scope; named by `read_api`).
+    pub fn is_api(&self) -> bool {
+        !api_keys(&self.kind).is_empty()
+    }
+
+    /// Whether `key`'s value is a credential (kept as a `${VAR}` when persistent, never shown):
+    /// an API secret's TOKEN and CLIENT_SECRET, not its TOKEN_URL; a store's secret keys.
+    pub fn is_credential(&self, key: &str) -> bool {
+        if self.is_api() {
+            return matches!(key, "token" | "client_secret");
+        }
+        crate::sql::redact::is_secret_key(key)
+    }
+
+    /// A key's value, `${VAR}`s resolved from the environment.
+    pub fn value(&self, key: &str) -> Result<Option<String>> {
+        match self.options.get(key) {
+            Some(v) => Ok(Some(Vars::default().substitute(v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// A secret from `CREATE SECRET`'s `(TYPE kind, KEY value, ...)`. Keys are DuckDB's (KEY_ID,
     /// SECRET, REGION, ENDPOINT ...) or object_store's own (`aws_allow_http`).
     pub fn new(name: &str, kind: &str, params: &[(String, String)]) -> Result<Secret> {
@@ -72,9 +138,10 @@ impl Secret {
             "s3" | "r2" => "s3".to_string(),
             "azure" | "adls" => "azure".to_string(),
             "gcs" | "gcp" => "gcs".to_string(),
+            "bearer" | "oauth2" => return Secret::api(name, &kind, params),
             other => {
                 return Err(LakeError::BadStatement(format!(
-                    "CREATE SECRET {name}: TYPE {other} is not one lakeshell knows; use s3, azure or gcs"
+                    "CREATE SECRET {name}: TYPE {other} is not one lakeshell knows; use s3, azure or gcs (stores), bearer or oauth2 (APIs)"
                 )))
             }
         };
@@ -132,6 +199,9 @@ impl Secret {
     /// Whether the secret is for `url`: its scope is a prefix of it (a scheme-wide scope covers
     /// the store's other schemes too, `abfss://` as well as `az://`).
     fn covers(&self, url: &str) -> Option<usize> {
+        if self.is_api() {
+            return None;
+        }
         let kinds = schemes(&self.kind);
         if kinds.contains(&self.scope.as_str()) {
             return kinds
@@ -208,6 +278,14 @@ impl Secrets {
     }
 
     /// Every secret, by name.
+    /// The secret named `name`.
+    pub fn named(&self, name: &str) -> Option<Secret> {
+        let list = self.list.read().ok()?;
+        list.iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+            .cloned()
+    }
+
     pub fn all(&self) -> Vec<Secret> {
         let mut all = self.list.read().map(|l| l.clone()).unwrap_or_default();
         all.sort_by(|a, b| a.name.cmp(&b.name));
@@ -317,6 +395,19 @@ mod tests {
         assert!(e.to_string().contains("KEY_ID, SECRET"), "{e}");
         let e = Secret::new("x", "ftp", &[]).unwrap_err();
         assert!(e.to_string().contains("use s3, azure or gcs"), "{e}");
+        let api = Secret::new(
+            "calls",
+            "oauth2",
+            &[
+                ("TOKEN_URL".into(), "http://127.0.0.1:1/token".into()),
+                ("CLIENT_ID".into(), "id".into()),
+                ("CLIENT_SECRET".into(), "${CALLS_SECRET}".into()),
+            ],
+        )
+        .unwrap();
+        assert!(api.is_api() && api.covers("s3://b/t").is_none());
+        let e = Secret::new("b", "bearer", &[]).unwrap_err();
+        assert!(e.to_string().contains("needs TOKEN"), "{e}");
         let e = Secret::new("x", "azure", &[("SCOPE".into(), "s3://b/".into())]).unwrap_err();
         assert!(e.to_string().contains("not a azure location"), "{e}");
     }

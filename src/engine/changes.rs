@@ -33,6 +33,7 @@ enum Feed {
     Incremental,
     TableDiff,
     ReadFiles,
+    ReadApi,
 }
 
 impl Feed {
@@ -42,6 +43,7 @@ impl Feed {
             Feed::Incremental => "incremental",
             Feed::TableDiff => "table_diff",
             Feed::ReadFiles => "read_files",
+            Feed::ReadApi => "read_api",
         }
     }
 }
@@ -66,6 +68,8 @@ fn is_changes(tf: &TableFactor) -> Option<(Feed, Vec<Expr>)> {
         Feed::TableDiff
     } else if f.value.eq_ignore_ascii_case("read_files") {
         Feed::ReadFiles
+    } else if f.value.eq_ignore_ascii_case("read_api") {
+        Feed::ReadApi
     } else {
         return None;
     };
@@ -154,6 +158,13 @@ impl Engine {
                 Feed::Incremental => self.read_incremental(&args).await?,
                 Feed::TableDiff => Box::pin(self.read_diff(opened, &args)).await?,
                 Feed::ReadFiles => self.read_files(&args, with_metadata).await?,
+                Feed::ReadApi => {
+                    let (provider, note) = self.read_api(&args).await?;
+                    if let Some(n) = note {
+                        opened.note(n)?;
+                    }
+                    provider
+                }
             };
             let name = format!("{}#{}", feed.name(), i + 1);
             opened.serve(

@@ -40,12 +40,12 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::plan::Opened;
-use super::records::{CsvDialect, Records, Rejected};
 use super::{Engine, ExecOptions, Outcome};
 use crate::catalog::{self, TableName};
 use crate::delta::write::{write, Extra, WriteMode, WriteRequest};
 use crate::delta::Commit;
 use crate::error::{LakeError, Result};
+use crate::ingest::records::{CsvDialect, Records, Rejected};
 use crate::sql::copy_into::{CopyIntoStatement, CopySource, FileFormat};
 
 /// The commit-info key of the loaded-files record.
@@ -518,7 +518,7 @@ impl Engine {
 
     /// `schemaHints => 'amount DECIMAL(10,2), id BIGINT'`: each column's type, as DataFusion maps
     /// the SQL type.
-    fn schema_hints(&self, text: &str) -> Result<Vec<(String, DataType)>> {
+    pub(super) fn schema_hints(&self, text: &str) -> Result<Vec<(String, DataType)>> {
         use datafusion::logical_expr::ExprSchemable;
         use datafusion::sql::sqlparser::ast::CastKind;
         let bad = |e: String| LakeError::BadStatement(format!("schemaHints '{text}': {e}"));

@@ -18,7 +18,8 @@ mod plan;
 mod preview;
 pub mod progress;
 mod quality;
-mod records;
+mod read_api;
+
 mod retry;
 mod scan_rules;
 mod secrets;

@@ -10,7 +10,6 @@ use datafusion::arrow::datatypes::{DataType, Field};
 use super::{rows, Engine, Outcome};
 use crate::catalog::secrets::{is_reference, Secret};
 use crate::error::{LakeError, Result};
-use crate::sql::redact::is_secret_key;
 use crate::sql::{parse_statement, LakeStatement, SecretStatement};
 
 impl Engine {
@@ -90,7 +89,7 @@ impl Engine {
                     if let Some((key, _)) = secret
                         .options
                         .iter()
-                        .find(|(k, v)| is_secret_key(k) && !is_reference(v))
+                        .find(|(k, v)| secret.is_credential(k) && !is_reference(v))
                     {
                         return Err(LakeError::BadStatement(format!(
                             "CREATE PERSISTENT SECRET {name}: the value of {key} is written out; a persistent secret keeps ${{VAR}} references only: write it as '${{MY_VAR}}' and set MY_VAR in the environment of every session"
@@ -101,7 +100,11 @@ impl Engine {
                     Secret::new(&name, &kind, &params)?
                 };
                 secret.persistent = persistent;
-                let scope = secret.scope.clone();
+                let scope = if secret.is_api() {
+                    format!("read_api (TYPE {})", secret.kind)
+                } else {
+                    secret.scope.clone()
+                };
                 secrets.add(secret, or_replace)?;
                 if persistent {
                     self.warehouse.save_secrets().await?;

@@ -107,7 +107,10 @@ pub(crate) fn parse(parser: &mut Parser) -> Result<SecretStatement, ParserError>
     }
     parser.expect_token(&Token::RParen)?;
     let Some(kind) = kind else {
-        return parser.expected("TYPE s3, azure or gcs in the secret", parser.peek_token());
+        return parser.expected(
+            "TYPE s3, azure, gcs, bearer or oauth2 in the secret",
+            parser.peek_token(),
+        );
     };
     Ok(SecretStatement::Create {
         name,

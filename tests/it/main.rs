@@ -10,6 +10,7 @@
 //! - `interop`: delta-rs (Python) and DuckDB read what lakeshell writes.
 //! - `s3`: a warehouse on a real S3-compatible server on 127.0.0.1.
 //! - `stores`: one end-to-end warehouse test on local disk, S3 (moto) and Azure (Azurite).
+//! - `api`: read_api against a local HTTP server (paginators, retries, secrets).
 //! - `ingest`: COPY INTO, each file once (local disk, S3, two loads at once).
 //! - `docs`: `lakeshell docs` rendered in headless Chromium.
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
@@ -22,6 +23,7 @@
     clippy::print_stderr
 )]
 
+mod api;
 mod bench;
 mod cli;
 mod common;

@@ -1,0 +1,212 @@
+//! read_api against a real HTTP server on 127.0.0.1 (`tests/api_server.py`, started per test):
+//! every paginator, bearer and OAuth2 secrets, retries of 503 and 429, failures that name the
+//! URL and commit nothing, and tokens that never show.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::common::{csv, lakeshell, python, run_ok, stderr, stdout};
+
+pub struct ApiServer {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_api() -> ApiServer {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api_server.py");
+    let child = Command::new(python())
+        .arg(script)
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the API server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the API server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ApiServer {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn ids(n: usize) -> String {
+    let mut s = String::from("id\n");
+    for i in 1..=n {
+        s.push_str(&format!("{i}\n"));
+    }
+    s
+}
+
+#[test]
+fn read_api_follows_every_paginator() {
+    let api = start_api();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let b = &api.base;
+    let reads = [
+        format!("read_api('{b}/v2/calls', secret => 'calls_api', records => '$.data', pagination => 'page', page_size_param => 'per_page', page_size => 10, total_pages_header => 'X-Pages')"),
+        format!("read_api('{b}/v2/calls', secret => 'calls_api', records => '$.data', pagination => 'page', page_size_param => 'per_page', page_size => 7, total_pages_path => '$.meta.pages')"),
+        format!("read_api('{b}/offset', pagination => 'offset', page_size => 10)"),
+        format!("read_api('{b}/cursor', records => '$.data', pagination => 'cursor', cursor_path => '$.meta.next')"),
+        format!("read_api('{b}/link', pagination => 'link_header')"),
+        format!("read_api('{b}/next', records => '$.data', pagination => 'next_url', next_url_path => '$.links.next')"),
+    ];
+    for r in &reads {
+        let out = run_ok(lakeshell(dir).env("CALLS_TOKEN", "calls-token").args([
+            "-f",
+            "csv",
+            "-c",
+            "CREATE SECRET calls_api (TYPE bearer, TOKEN '${CALLS_TOKEN}')",
+            "-c",
+            &format!("SELECT id FROM {r} ORDER BY id"),
+        ]));
+        assert_eq!(stdout(&out), ids(25), "{r}");
+    }
+    // Columns from `schema`, nested objects as structs; the page each record came from.
+    let typed = run_ok(lakeshell(dir).env("CALLS_TOKEN", "calls-token").args([
+        "-f",
+        "csv",
+        "-c",
+        "CREATE SECRET calls_api (TYPE bearer, TOKEN '${CALLS_TOKEN}')",
+        "-c",
+        &format!("SELECT id, started_at, duration_s, agent['name'] AS agent, _page, _source_url LIKE '%page=3%' AS third, _fetched_at IS NOT NULL AS stamped, arrow_typeof(started_at) AS t FROM read_api('{b}/v2/calls', secret => 'calls_api', records => '$.data', pagination => 'page', page_size_param => 'per_page', page_size => 10, total_pages_header => 'X-Pages', schema => 'id BIGINT, started_at TIMESTAMP, duration_s INT, agent STRUCT<id: BIGINT, name: STRING>') WHERE id IN (1, 25) ORDER BY id"),
+    ]));
+    assert_eq!(
+        stdout(&typed),
+        "id,started_at,duration_s,agent,_page,third,stamped,t\n1,2024-01-01T10:00:00,30,bo,1,false,true,Timestamp(ns)\n25,2024-01-25T10:00:00,750,bo,3,true,true,Timestamp(ns)\n"
+    );
+}
+
+#[test]
+fn read_api_retries_throttling_and_names_what_failed() {
+    let api = start_api();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let b = &api.base;
+    // Each page answers 503, then 429 with Retry-After, then its records.
+    assert_eq!(
+        csv(dir, &format!("SELECT id FROM read_api('{b}/flaky', records => '$.data', pagination => 'page', total_pages_path => '$.meta.pages') ORDER BY id")),
+        ids(25)
+    );
+    let hits = |route: &str| -> u64 {
+        let out = Command::new(python())
+            .args(["-c", &format!("import json, urllib.request; print(json.load(urllib.request.urlopen('{b}/hits')).get('{route}', 0))")])
+            .output()
+            .unwrap();
+        stdout(&out).trim().parse().unwrap()
+    };
+    assert_eq!(hits("/flaky"), 9, "three tries for each of three pages");
+    // A server that stays down: retried max_retries times, then one line naming URL, page and
+    // status; the CTAS around it commits nothing.
+    let out = lakeshell(dir)
+        .args([
+            "-c",
+            &format!(
+                "CREATE TABLE bronze.calls AS SELECT * FROM read_api('{b}/down', max_retries => 2)"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "read_api {b}/down (page 1): HTTP 503 Service Unavailable after 2 retries"
+        )) && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!dir.join("lakehouse/bronze/calls/_delta_log").exists());
+    assert_eq!(hits("/down"), 3);
+    // A refused token is not retried, and never shows.
+    let before = hits("/v2/calls");
+    let out = lakeshell(dir)
+        .env("CALLS_TOKEN", "not-the-token-4711")
+        .args([
+            "-c",
+            "CREATE SECRET calls_api (TYPE bearer, TOKEN '${CALLS_TOKEN}')",
+            "-c",
+            &format!("SELECT * FROM read_api('{b}/v2/calls', secret => 'calls_api', records => '$.data')"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("HTTP 401 Unauthorized") && err.contains(&format!("{b}/v2/calls")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("4711") && !stdout(&out).contains("4711"),
+        "{err}"
+    );
+    assert_eq!(hits("/v2/calls"), before + 1, "401 is not retried");
+    // max_pages stops a server that never ends, and says so.
+    let out = run_ok(lakeshell(dir).args([
+        "-c",
+        &format!("SELECT count(*) AS n FROM read_api('{b}/forever', records => '$.data', pagination => 'next_url', next_url_path => '$.links.next', max_pages => 4)"),
+    ]));
+    assert!(
+        stdout(&out).contains("stopped at max_pages => 4"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn read_api_with_a_persistent_oauth2_secret_loads_bronze_once() {
+    let api = start_api();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let b = &api.base;
+    let env = |c: &mut Command| {
+        c.env("CALLS_ID", "calls-id")
+            .env("CALLS_SECRET", "calls-secret");
+    };
+    let mut create = lakeshell(dir);
+    env(&mut create);
+    run_ok(create.args([
+        "-c",
+        &format!("CREATE PERSISTENT SECRET calls_oauth (TYPE oauth2, TOKEN_URL '{b}/oauth/token', CLIENT_ID '${{CALLS_ID}}', CLIENT_SECRET '${{CALLS_SECRET}}')"),
+    ]));
+    let kept = std::fs::read_to_string(dir.join("lakehouse/_lakeshell/secrets.json")).unwrap();
+    assert!(
+        !kept.contains("calls-secret") && kept.contains("${CALLS_SECRET}"),
+        "{kept}"
+    );
+    // A later session reads the secret again; a re-run of the MERGE adds nothing.
+    let load = format!("MERGE INTO bronze.calls t USING (SELECT id, duration_s FROM read_api('{b}/oauth/calls', secret => 'calls_oauth', records => '$.data', pagination => 'page')) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *");
+    run_ok(lakeshell(dir).args([
+        "-q",
+        "-c",
+        "CREATE TABLE bronze.calls (id BIGINT, duration_s BIGINT)",
+    ]));
+    for _ in 0..2 {
+        let mut run = lakeshell(dir);
+        env(&mut run);
+        run_ok(run.args(["-q", "-c", &load]));
+    }
+    assert_eq!(
+        csv(
+            dir,
+            "SELECT count(*) AS n, sum(duration_s) AS s FROM bronze.calls"
+        ),
+        "n,s\n25,9750\n"
+    );
+}
