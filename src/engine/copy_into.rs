@@ -545,7 +545,7 @@ impl Engine {
         Ok(out)
     }
 
-    /// The rows of `files` read record by record (see [`super::records`]): the records that do
+    /// The rows of `files` read record by record (see [`crate::ingest::records`]): the records that do
     /// not parse, or do not fit `types` (the target's columns), come back apart with their
     /// file; in PERMISSIVE mode they are rows of NULLs with their text in the rescued column.
     async fn careful_frame(
