@@ -178,3 +178,57 @@ mod tests {
         assert_eq!(project_path(&deep), Some(d.path().join(PROJECT_FILE)));
     }
 }
+
+/// `--vars-file`: names and values from a TOML or JSON file (by its extension; TOML otherwise).
+/// Values are strings, numbers or booleans, as `--var` would give them.
+pub fn vars_file(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| LakeError::read(path, e))?;
+    let bad = |e: String| LakeError::Config(format!("--vars-file {}: {e}", path.display()));
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let table: serde_json::Map<String, serde_json::Value> = if json {
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
+    } else {
+        let t: toml::Table =
+            toml::from_str(&text).map_err(|e| bad(crate::error::one_line(&e.to_string())))?;
+        serde_json::to_value(t)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .ok_or_else(|| bad("not a table of names and values".into()))?
+    };
+    crate::sql::vars::scalar_pairs(table).map_err(bad)
+}
+
+#[cfg(test)]
+mod vars_file_tests {
+    use super::vars_file;
+
+    #[test]
+    fn toml_and_json_give_the_same_variables() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("daily.toml");
+        std::fs::write(
+            &t,
+            "from_date = \"2024-01-01\"\nmax_pages = 10\nfull = false\n",
+        )
+        .unwrap();
+        let j = d.path().join("daily.json");
+        std::fs::write(
+            &j,
+            r#"{"from_date": "2024-01-01", "max_pages": 10, "full": false}"#,
+        )
+        .unwrap();
+        let mut a = vars_file(&t).unwrap();
+        let mut b = vars_file(&j).unwrap();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        assert!(a.contains(&("max_pages".to_string(), "10".to_string())));
+        std::fs::write(&j, r#"{"nested": {"a": 1}}"#).unwrap();
+        assert!(vars_file(&j)
+            .unwrap_err()
+            .to_string()
+            .contains("a string, a number"));
+    }
+}

@@ -32,6 +32,10 @@ pub struct Cli {
     /// Set ${name} for statements (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE", global = true)]
     pub vars: Vec<String>,
+    /// Read ${name}s from a TOML or JSON file of names and values (--var still wins), so one
+    /// pipeline serves a backfill, a daily load and a rehydration, each from its own file
+    #[arg(long = "vars-file", value_name = "FILE", global = true)]
+    pub vars_file: Option<PathBuf>,
     /// Storage option for object stores (repeatable), e.g. aws_region=us-east-1
     #[arg(long = "storage-option", value_name = "KEY=VALUE", global = true)]
     pub storage_options: Vec<String>,
@@ -97,6 +101,14 @@ pub enum Command {
         /// incremental(...) reads whole tables, ignoring the positions recorded by earlier runs
         #[arg(long)]
         full_refresh: bool,
+        /// Run once per element of a JSON array of objects (or a TOML array of tables), the
+        /// element's fields as ${name}s (--var still wins); a failed element does not stop the
+        /// others
+        #[arg(long, value_name = "FILE")]
+        for_each: Option<PathBuf>,
+        /// With --for-each, stop at the first element that fails
+        #[arg(long)]
+        fail_fast: bool,
     },
     /// Evaluate expectation files (CHECK statements) and print, per expectation, rows checked,
     /// rows failing, status and failing rows; exit code 1 when a failing expectation fails
@@ -186,6 +198,9 @@ impl Settings {
                 if let Some((name, t)) = &target {
                     vars.insert("target".into(), name.clone());
                     vars.extend(t.vars.clone());
+                }
+                if let Some(f) = &cli.vars_file {
+                    vars.extend(config::vars_file(f)?);
                 }
                 vars.extend(pairs(&cli.vars, "--var")?);
                 vars
@@ -292,6 +307,8 @@ async fn run_inner(cli: Cli) -> Result<i32> {
             select,
             report,
             full_refresh,
+            for_each,
+            fail_fast,
         }) => {
             let opts = crate::pipeline::RunOptions {
                 select: select.clone(),
@@ -299,7 +316,17 @@ async fn run_inner(cli: Cli) -> Result<i32> {
                 full_refresh: *full_refresh,
                 continue_on_error: settings.continue_on_error,
             };
-            let code = crate::pipeline::run(&mut shell, files, &opts).await?;
+            let code = match for_each {
+                Some(f) => {
+                    let elements = crate::pipeline::for_each_elements(f)?;
+                    let overrides = pairs(&cli.vars, "--var")?;
+                    crate::pipeline::run_for_each(
+                        &mut shell, files, &opts, &elements, &overrides, *fail_fast,
+                    )
+                    .await?
+                }
+                None => crate::pipeline::run(&mut shell, files, &opts).await?,
+            };
             return Ok(code.max(exit(failures)));
         }
         Some(Command::Check { files, as_of }) => {

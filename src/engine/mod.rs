@@ -24,6 +24,7 @@ mod retry;
 mod scan_rules;
 mod secrets;
 mod semi_join;
+mod sha2;
 mod summarize;
 
 use std::sync::Arc;
@@ -98,7 +99,8 @@ pub struct Engine {
     ctx: SessionContext,
     warehouse: Arc<Warehouse>,
     catalog: Arc<WarehouseCatalog>,
-    vars: Vars,
+    /// `${name}` values; `run --for-each` sets each element's fields in turn.
+    vars: std::sync::RwLock<Vars>,
     /// `SET spark.*` / `SET lakeshell.*` settings DataFusion does not know, keys lower-cased.
     settings: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// This process's run id, recorded with quality figures, quarantined rows and run logs.
@@ -172,6 +174,7 @@ impl Engine {
             .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
             .build();
         let ctx = SessionContext::new_with_state(state);
+        ctx.register_udf(sha2::udf());
         let catalog = Arc::new(WarehouseCatalog::new(Arc::clone(&warehouse)));
         ctx.register_catalog(CATALOG, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
 
@@ -197,7 +200,7 @@ impl Engine {
             ctx,
             warehouse,
             catalog,
-            vars,
+            vars: std::sync::RwLock::new(vars),
             settings: Default::default(),
             run_id,
             now: Default::default(),
@@ -236,13 +239,46 @@ impl Engine {
 
     /// `raw` with `${var}`s substituted.
     pub fn substitute(&self, raw: &str) -> Result<String> {
-        self.vars.substitute(raw)
+        self.vars()?.substitute(raw)
+    }
+
+    fn vars(&self) -> Result<std::sync::RwLockReadGuard<'_, Vars>> {
+        self.vars
+            .read()
+            .map_err(|_| LakeError::Internal("variables lock poisoned".into()))
+    }
+
+    /// The `${name}` values as they are now.
+    pub fn vars_snapshot(&self) -> Result<Vars> {
+        Ok(self.vars()?.clone())
+    }
+
+    /// Puts back values taken with [`Engine::vars_snapshot`].
+    pub fn restore_vars(&self, vars: Vars) -> Result<()> {
+        *self
+            .vars
+            .write()
+            .map_err(|_| LakeError::Internal("variables lock poisoned".into()))? = vars;
+        Ok(())
+    }
+
+    /// Sets `${name}`s for the statements from now on (over `--var`'s, which callers re-apply
+    /// when those are to win).
+    pub fn set_vars(&self, values: &[(String, String)]) -> Result<()> {
+        let mut vars = self
+            .vars
+            .write()
+            .map_err(|_| LakeError::Internal("variables lock poisoned".into()))?;
+        for (k, v) in values {
+            vars.set(k, v);
+        }
+        Ok(())
     }
 
     /// Runs one statement, written as `raw` (before `${var}` substitution). Positions that
     /// `incremental(...)` read are recorded only when it succeeds.
     pub async fn execute(&self, raw: &str, opts: &ExecOptions) -> Result<Outcome> {
-        let stmt = parse_statement(&self.vars.substitute(raw)?)?;
+        let stmt = parse_statement(&self.substitute(raw)?)?;
         self.execute_parsed(raw, stmt, opts).await
     }
 
@@ -593,7 +629,7 @@ impl Engine {
             .iter()
             .map(|(k, v)| (k.clone(), value(v)))
             .collect();
-        let stored = self.vars.unsubstituted(raw, &now);
+        let stored = self.vars()?.unsubstituted(raw, &now);
         let url = catalog::parse_location(location)?;
         let qualified = name.to_string();
         let entry = TableEntry {

@@ -131,6 +131,168 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Runs a pipeline and returns the exit code: 0 when every statement succeeded, 1 otherwise.
 pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Result<i32> {
+    let (code, report) = run_once(shell, paths, opts).await?;
+    if let Some(path) = &opts.report {
+        write_report(path, &report)?;
+    }
+    if !shell.print.quiet {
+        output::print_run_summary(&mut std::io::stderr(), &summary(&report));
+    }
+    Ok(code)
+}
+
+/// One element of a `--for-each` run: its variables and how its run went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ElementRecord {
+    pub element: usize,
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// `ok`, `failed` or `skipped` (after a failure with `--fail-fast`).
+    pub status: String,
+    pub error: Option<String>,
+    pub run: Option<RunReport>,
+}
+
+/// `--for-each FILE`: a JSON array of objects, or a TOML file whose first array of tables
+/// (`[[sources]]`) holds them; each element's fields are `${name}`s for one run.
+pub fn for_each_elements(path: &Path) -> Result<Vec<Vec<(String, String)>>> {
+    let text = std::fs::read_to_string(path).map_err(|e| LakeError::read(path, e))?;
+    let bad = |e: String| LakeError::Flag(format!("--for-each {}: {e}", path.display()));
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let value: serde_json::Value = if json {
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
+    } else {
+        let t: toml::Table =
+            toml::from_str(&text).map_err(|e| bad(crate::error::one_line(&e.to_string())))?;
+        let first = t.into_iter().find_map(|(_, v)| match v {
+            toml::Value::Array(a) if a.iter().all(toml::Value::is_table) => Some(a),
+            _ => None,
+        });
+        serde_json::to_value(first.unwrap_or_default()).map_err(|e| bad(e.to_string()))?
+    };
+    let serde_json::Value::Array(items) = value else {
+        return Err(bad(
+            "not an array of elements ([{...}, ...] or [[name]] tables)".into(),
+        ));
+    };
+    if items.is_empty() {
+        return Err(bad("no elements".into()));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            serde_json::Value::Object(m) => crate::sql::vars::scalar_pairs(m)
+                .map_err(|e| bad(format!("element {}: {e}", i + 1))),
+            other => Err(bad(format!("element {} is {other}, not an object", i + 1))),
+        })
+        .collect()
+}
+
+/// Runs `paths` once per element, each element's fields as `${name}`s (`overrides`, the
+/// `--var`s, still win). A failed element is reported and the others still run, unless
+/// `fail_fast`; exit code 1 if any failed.
+pub async fn run_for_each(
+    shell: &mut Shell,
+    paths: &[PathBuf],
+    opts: &RunOptions,
+    elements: &[Vec<(String, String)>],
+    overrides: &[(String, String)],
+    fail_fast: bool,
+) -> Result<i32> {
+    let base = shell.engine.vars_snapshot()?;
+    let mut records = Vec::with_capacity(elements.len());
+    let mut stop = false;
+    for (i, element) in elements.iter().enumerate() {
+        let vars: std::collections::BTreeMap<String, String> = element.iter().cloned().collect();
+        if stop {
+            records.push(ElementRecord {
+                element: i + 1,
+                vars,
+                status: "skipped".into(),
+                error: None,
+                run: None,
+            });
+            continue;
+        }
+        shell.engine.restore_vars(base.clone())?;
+        shell.engine.set_vars(element)?;
+        shell.engine.set_vars(overrides)?;
+        let once = RunOptions {
+            report: None,
+            ..opts.clone()
+        };
+        let (status, error, run) = match run_once(shell, paths, &once).await {
+            Ok((code, report)) => {
+                let status = if code == 0 { "ok" } else { "failed" };
+                if !shell.print.quiet {
+                    output::print_run_summary(
+                        &mut std::io::stderr(),
+                        &format!("element {}: {}", i + 1, summary(&report)),
+                    );
+                }
+                (status, None, Some(report))
+            }
+            Err(e) => {
+                let e = LakeError::Pipeline(format!("--for-each element {}: {e}", i + 1));
+                output::print_error(&mut std::io::stderr(), &e);
+                ("failed", Some(crate::error::one_line(&e.to_string())), None)
+            }
+        };
+        if status == "failed" && fail_fast {
+            stop = true;
+        }
+        records.push(ElementRecord {
+            element: i + 1,
+            vars,
+            status: status.into(),
+            error,
+            run,
+        });
+    }
+    shell.engine.restore_vars(base)?;
+    let failed: Vec<String> = records
+        .iter()
+        .filter(|r| r.status == "failed")
+        .map(|r| r.element.to_string())
+        .collect();
+    if let Some(path) = &opts.report {
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "elements": records }))
+            .map_err(|e| LakeError::Internal(format!("run report: {e}")))?;
+        std::fs::write(path, text + "\n").map_err(|e| LakeError::write(path, e))?;
+    }
+    if !shell.print.quiet {
+        let skipped = records.iter().filter(|r| r.status == "skipped").count();
+        output::print_run_summary(
+            &mut std::io::stderr(),
+            &format!(
+                "for-each: {} element(s), {} ok, {} failed{}{}",
+                records.len(),
+                records.len() - failed.len() - skipped,
+                failed.len(),
+                if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (element {})", failed.join(", "))
+                },
+                if skipped > 0 {
+                    format!(", {skipped} skipped after --fail-fast")
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
+    Ok(i32::from(!failed.is_empty()))
+}
+
+/// One run of the pipeline, its exit code and report (written by the caller).
+async fn run_once(
+    shell: &mut Shell,
+    paths: &[PathBuf],
+    opts: &RunOptions,
+) -> Result<(i32, RunReport)> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
     let pipeline = pipeline_name(paths);
@@ -237,9 +399,6 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
         statements,
     };
     let mut code = i32::from(failures > 0);
-    if let Some(path) = &opts.report {
-        write_report(path, &report)?;
-    }
     if let Err(e) = append_run_log(shell, &report).await {
         output::print_error(
             &mut std::io::stderr(),
@@ -249,10 +408,7 @@ pub async fn run(shell: &mut Shell, paths: &[PathBuf], opts: &RunOptions) -> Res
         );
         code = 1;
     }
-    if !shell.print.quiet {
-        output::print_run_summary(&mut std::io::stderr(), &summary(&report));
-    }
-    Ok(code)
+    Ok((code, report))
 }
 
 fn write_report(path: &Path, report: &RunReport) -> Result<()> {

@@ -24,6 +24,11 @@ impl Vars {
             .or_insert_with(|| value.to_string());
     }
 
+    /// Sets `name` to `value`, over any value it had.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.values.insert(name.to_string(), value.to_string());
+    }
+
     fn lookup(&self, name: &str) -> Option<String> {
         self.values
             .get(name)
@@ -58,6 +63,28 @@ impl Vars {
         out.push_str(rest);
         Ok(out)
     }
+}
+
+/// A JSON object of names and values as variables: strings, numbers and booleans as `--var`
+/// would give them; anything else is refused, naming the key.
+pub fn scalar_pairs(
+    map: serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<Vec<(String, String)>, String> {
+    map.into_iter()
+        .map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(format!(
+                        "{k} is {other}; a variable is a string, a number or a boolean"
+                    ))
+                }
+            };
+            Ok((k, value))
+        })
+        .collect()
 }
 
 impl Vars {
