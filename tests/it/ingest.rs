@@ -242,3 +242,116 @@ fn malformed_records_go_to_the_dead_letter_table_once() {
         "id,_rescued_data\n1,\n,\"{\"\"id\"\": 2\"\n"
     );
 }
+
+/// The README's ingestion example, `sql/ingest/`, against the local API server: each mode of
+/// the calls pipeline twice, the landing folder with dead letters, the metadata-driven load.
+#[test]
+fn the_ingest_example_runs_every_mode_and_reruns_change_nothing() {
+    let api = super::api::start_api();
+    let p = super::common::project();
+    let dir = p.path();
+    let run = |args: &[&str]| {
+        let mut cmd = lakeshell(dir);
+        cmd.env("CALLS_TOKEN", "calls-token").arg("run").args(args);
+        cmd
+    };
+    let api_var = format!("api={}", api.base);
+    for job in ["backfill", "daily", "monthly", "daily"] {
+        let vars = format!("sql/ingest/jobs/{job}.toml");
+        run_ok(&mut run(&[
+            "sql/ingest/calls",
+            "--vars-file",
+            &vars,
+            "--var",
+            &api_var,
+        ]));
+        assert_eq!(
+            csv(
+                dir,
+                "SELECT count(*) AS n, count(DISTINCT call_key) AS k FROM bronze.calls"
+            ),
+            "n,k\n25,25\n",
+            "{job}"
+        );
+    }
+    assert_eq!(
+        csv(
+            dir,
+            "SELECT count(*) AS n, sum(minutes) AS m FROM silver.calls"
+        ),
+        "n,m\n25,162.5\n"
+    );
+    // The landing folder: good rows in, bad records kept once however often it runs.
+    for _ in 0..2 {
+        run_ok(&mut run(&[
+            "sql/ingest/landing",
+            "--var",
+            "landing=fixtures/ingest/landing",
+        ]));
+    }
+    assert_eq!(
+        csv(dir, "SELECT order_id FROM bronze.orders ORDER BY order_id"),
+        "order_id\n1\n2\n3\n"
+    );
+    assert_eq!(
+        csv(
+            dir,
+            "SELECT line, error FROM bronze.orders_dead_letter ORDER BY line"
+        ),
+        "line,error\n3,column amount: 'oops' is not a Float64\n4,\"expected 3 fields, found 4\"\n"
+    );
+    // Metadata-driven: one run per source table, each reported.
+    let report = dir.join("for-each.json");
+    for _ in 0..2 {
+        run_ok(&mut run(&[
+            "sql/ingest/load_table.sql",
+            "--for-each",
+            "sql/ingest/sources.json",
+            "--var",
+            "landing=fixtures/ingest/landing",
+            "--report",
+            report.to_str().unwrap(),
+        ]));
+    }
+    assert_eq!(
+        csv(dir, "SELECT (SELECT count(*) FROM bronze.customers) AS c, (SELECT count(*) FROM bronze.products) AS p, (SELECT count(*) FROM bronze.products_dead_letter) AS d"),
+        "c,p,d\n3,2,1\n"
+    );
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["elements"].as_array().unwrap().len(), 2);
+    assert_eq!(r["elements"][1]["vars"]["table"], "bronze.products");
+    // A failed element is reported and the others still run; --fail-fast stops at it.
+    write(
+        dir,
+        "sources-bad.json",
+        r#"[{"table": "bronze.c2", "folder": "customers", "format": "AVRO"},
+            {"table": "bronze.c3", "folder": "customers", "format": "CSV"}]"#,
+    );
+    let bad = |extra: &[&str]| {
+        let mut args = vec![
+            "sql/ingest/load_table.sql",
+            "--for-each",
+            "sources-bad.json",
+            "--var",
+            "landing=fixtures/ingest/landing",
+        ];
+        args.extend_from_slice(extra);
+        run(&args).output().unwrap()
+    };
+    let out = bad(&["--fail-fast"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("1 failed (element 1), 1 skipped after --fail-fast"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("lakehouse/bronze/c3/_delta_log").exists());
+    let out = bad(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("2 element(s), 1 ok, 1 failed (element 1)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(csv(dir, "SELECT count(*) AS n FROM bronze.c3"), "n\n3\n");
+}
