@@ -20,6 +20,8 @@
 //!     catalog       names and URLs -> Delta tables and object stores: the warehouse,
 //!                   registrations, storage options, DataFusion providers
 //!     expectations  data-quality expectations: stored, enforced, checked, recorded
+//!     ingest        bringing data in: REST API pages over HTTP (read_api's paging, retries,
+//!                   secrets), CSV and JSON files read record by record (dead letters)
 //!     output        renders outcomes batch by batch (table, csv, tsv, json, ndjson, markdown)
 //!       delta       the bottom layer: one file per Delta operation over delta-rs builders, on a
 //!                   table already opened; lakeshell's own commit check (delta/commit_check.rs)
