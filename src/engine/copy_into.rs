@@ -39,6 +39,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use serde_json::{json, Value};
 use url::Url;
 
+use super::letters::Letter;
 use super::plan::Opened;
 use super::{Engine, ExecOptions, Outcome};
 use crate::catalog::{self, TableName};
@@ -386,8 +387,7 @@ impl Engine {
         // kept twice.
         if let Some(dl) = &dead_letter {
             if !rejected.is_empty() {
-                let batch = dead_letters(&rejected, &target.name, &self.run_id)?;
-                self.append_rows(dl, vec![batch], "DEAD LETTER")
+                self.keep_letters(&dl.name, &file_letters(&rejected), Some(&target.name))
                     .await
                     .map_err(|e| {
                         LakeError::PartlyWritten(format!(
@@ -459,6 +459,7 @@ impl Engine {
             mode: Mode::FailFast,
         };
         let mut format = None;
+        let mut dead_letter = None;
         for a in rest {
             let SqlExpr::Named { expr, name } = a else {
                 return Err(usage());
@@ -475,6 +476,7 @@ impl Engine {
                 "pattern" | "pathglobfilter" => read.pattern = Some(value),
                 "schemahints" => read.hints = self.schema_hints(&value)?,
                 "mode" => read.mode = Mode::parse(&value)?,
+                "dead_letter" | "deadlettertable" => dead_letter = Some(value),
                 _ => read.options.push((name.value.clone(), value)),
             }
         }
@@ -501,11 +503,18 @@ impl Engine {
             // read_files infers column types (Databricks' inferColumnTypes), COPY INTO does not.
             read.options.push(("inferSchema".into(), "true".into()));
         }
-        let careful = read.mode != Mode::FailFast && read.format != FileFormat::Parquet;
+        let careful = (read.mode != Mode::FailFast || dead_letter.is_some())
+            && read.format != FileFormat::Parquet;
         let frame = if careful {
-            self.careful_frame(&files, &read, with_metadata, None)
-                .await
-                .map(|(f, _)| f)
+            match self.careful_frame(&files, &read, with_metadata, None).await {
+                Ok((f, rejected)) => {
+                    if let (Some(dl), false) = (&dead_letter, read.mode == Mode::Permissive) {
+                        self.letters_after(dl, file_letters(&rejected))?;
+                    }
+                    Ok(f)
+                }
+                Err(e) => Err(e),
+            }
         } else {
             self.source_frame(&files, &read, with_metadata).await
         };
@@ -936,50 +945,18 @@ fn with_rescued(
     Ok(RecordBatch::try_new(Arc::clone(out), columns)?)
 }
 
-/// The dead letters of one load: each record's text, file, line, error, when, the run and the
-/// table it was for.
-fn dead_letters(
-    rejected: &[(String, Rejected)],
-    target: &str,
-    run_id: &str,
-) -> Result<RecordBatch> {
-    use datafusion::arrow::array::{Int64Array, TimestampMicrosecondArray};
-    let n = rejected.len();
-    let now = chrono::Utc::now().timestamp_micros();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("record", DataType::Utf8, true),
-        Field::new("source", DataType::Utf8, true),
-        Field::new("line", DataType::Int64, true),
-        Field::new("error", DataType::Utf8, true),
-        Field::new(
-            "rejected_at",
-            DataType::Timestamp(
-                datafusion::arrow::datatypes::TimeUnit::Microsecond,
-                Some("UTC".into()),
-            ),
-            true,
-        ),
-        Field::new("run_id", DataType::Utf8, true),
-        Field::new("target", DataType::Utf8, true),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            rejected.iter().map(|(_, r)| r.record.as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rejected.iter().map(|(s, _)| s.as_str()),
-        )),
-        Arc::new(Int64Array::from_iter_values(
-            rejected.iter().map(|(_, r)| r.line as i64),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rejected.iter().map(|(_, r)| r.error.as_str()),
-        )),
-        Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
-        Arc::new(StringArray::from(vec![run_id; n])),
-        Arc::new(StringArray::from(vec![target; n])),
-    ];
-    Ok(RecordBatch::try_new(schema, columns)?)
+/// Records set aside from files, as dead letters.
+fn file_letters(rejected: &[(String, Rejected)]) -> Vec<Letter> {
+    rejected
+        .iter()
+        .map(|(source, r)| Letter {
+            record: r.record.clone(),
+            source: source.clone(),
+            line: Some(r.line as i64),
+            page: None,
+            error: r.error.clone(),
+        })
+        .collect()
 }
 
 /// A record for an error line: its first 80 characters.

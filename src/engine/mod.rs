@@ -12,6 +12,7 @@ mod diff;
 mod dml;
 mod incremental;
 mod inspect;
+mod letters;
 mod maintenance;
 mod merge;
 mod plan;
@@ -111,6 +112,8 @@ pub struct Engine {
     step: std::sync::Mutex<Option<Step>>,
     /// Positions `incremental(...)` read in this statement, recorded when it succeeds.
     pending: std::sync::Mutex<Vec<incremental::Pending>>,
+    /// Dead letters table functions set aside in this statement, written when it succeeds.
+    letters: std::sync::Mutex<letters::Pending>,
     /// `lakeshell check --as-of`: the version CHECK reads when it names none (all tables, and
     /// per table).
     check_versions: std::sync::Mutex<(Option<u64>, std::collections::HashMap<String, u64>)>,
@@ -206,6 +209,7 @@ impl Engine {
             now: Default::default(),
             step: Default::default(),
             pending: Default::default(),
+            letters: Default::default(),
             check_versions: Default::default(),
             missing,
             read_only: Default::default(),
@@ -363,7 +367,9 @@ impl Engine {
         opts: &ExecOptions,
     ) -> Result<Outcome> {
         self.drop_pending();
+        self.drop_pending_letters();
         self.missing.clear();
+        let target = crate::sql::tables::tables(&stmt).writes.into_iter().next();
         let out = match self.load_secrets_once().await {
             Ok(()) => self.dispatch(raw, stmt, opts).await,
             Err(e) => Err(e),
@@ -373,8 +379,14 @@ impl Engine {
             ok => ok,
         };
         match &out {
-            Ok(_) => self.record_positions().await?,
-            Err(_) => self.drop_pending(),
+            Ok(_) => {
+                self.record_positions().await?;
+                self.write_pending_letters(target.as_deref()).await?;
+            }
+            Err(_) => {
+                self.drop_pending();
+                self.drop_pending_letters();
+            }
         }
         out
     }

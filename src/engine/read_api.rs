@@ -19,11 +19,12 @@ use datafusion::sql::sqlparser::ast::{
 };
 use url::Url;
 
+use super::letters::Letter;
 use super::Engine;
 use crate::error::{LakeError, Result};
 use crate::ingest::api::{self, ApiRequest, Auth, Paging};
 
-const USAGE: &str = "read_api takes ('url', secret => 'name', params => map('k', 'v', ...), headers => map(...), records => '$.path', pagination => 'none' | 'page' | 'offset' | 'cursor' | 'link_header' | 'next_url', page_param, page_size_param, page_size, total_pages_header, total_pages_path, offset_param, limit_param, cursor_path, cursor_param, next_url_path, max_retries, max_pages, timeout_s, schema => 'col TYPE, ...')";
+const USAGE: &str = "read_api takes ('url', secret => 'name', params => map('k', 'v', ...), headers => map(...), records => '$.path', pagination => 'none' | 'page' | 'offset' | 'cursor' | 'link_header' | 'next_url', page_param, page_size_param, page_size, total_pages_header, total_pages_path, offset_param, limit_param, cursor_path, cursor_param, next_url_path, max_retries, max_pages, timeout_s, schema => 'col TYPE, ...', dead_letter => 'table')";
 
 fn usage(detail: &str) -> LakeError {
     LakeError::BadStatement(format!("read_api: {detail}; {USAGE}"))
@@ -162,6 +163,7 @@ impl Engine {
             "max_pages",
             "timeout_s",
             "schema",
+            "dead_letter",
         ];
         if let Some(k) = named.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(usage(&format!("{k} is not one of its arguments")));
@@ -184,7 +186,21 @@ impl Engine {
             Some(s) => Some(self.column_list(&s)?),
             None => None,
         };
-        let (schema, batches) = to_arrow(&fetched.pages, schema)?;
+        let dead_letter = take("dead_letter");
+        let (schema, batches, rejected) = to_arrow(&fetched.pages, schema)?;
+        match (&dead_letter, rejected.first()) {
+            (_, None) => {}
+            (Some(dl), Some(_)) => self.letters_after(dl, rejected)?,
+            (None, Some(bad)) => {
+                return Err(LakeError::BadStatement(format!(
+                    "read_api {} (page {}): a record does not fit the schema: {} (record: {}); dead_letter => 'table' keeps such records apart",
+                    bad.source,
+                    bad.page.unwrap_or_default(),
+                    bad.error,
+                    shortened(&bad.record)
+                )))
+            }
+        }
         let note = fetched.stopped_at_max.then(|| {
             format!(
                 "read_api {}: stopped at max_pages => {} with more pages to read",
@@ -236,11 +252,11 @@ impl Engine {
 }
 
 /// The pages' records as batches of `schema` (or the schema inferred from them), with the page
-/// each came from.
+/// each came from; a record that does not fit comes back apart, as a dead letter.
 fn to_arrow(
     pages: &[api::Page],
     schema: Option<SchemaRef>,
-) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+) -> Result<(SchemaRef, Vec<RecordBatch>, Vec<Letter>)> {
     let records: Vec<&serde_json::Value> = pages.iter().flat_map(|p| p.records.iter()).collect();
     if let Some(bad) = records.iter().find(|r| !r.is_object()) {
         return Err(LakeError::BadStatement(format!(
@@ -263,20 +279,41 @@ fn to_arrow(
     fields.push(Field::new("_fetched_at", ts, false));
     let out = Arc::new(Schema::new(fields));
     let now = chrono::Utc::now().timestamp_micros();
+    let decode = |rows: &[serde_json::Value]| -> std::result::Result<Vec<RecordBatch>, String> {
+        let mut decoder = datafusion::arrow::json::ReaderBuilder::new(Arc::clone(&data))
+            .build_decoder()
+            .map_err(|e| e.to_string())?;
+        decoder.serialize(rows).map_err(|e| e.to_string())?;
+        let mut got = Vec::new();
+        while let Some(b) = decoder.flush().map_err(|e| e.to_string())? {
+            got.push(b);
+        }
+        Ok(got)
+    };
     let mut batches = Vec::new();
+    let mut rejected = Vec::new();
     for p in pages.iter().filter(|p| !p.records.is_empty()) {
-        let mut decoder =
-            datafusion::arrow::json::ReaderBuilder::new(Arc::clone(&data)).build_decoder()?;
-        let misfit = |e: datafusion::arrow::error::ArrowError| {
-            LakeError::BadStatement(format!(
-                "read_api {} (page {}): a record does not fit the schema: {}",
-                p.url,
-                p.number,
-                e.to_string().trim_start_matches("Json error: ")
-            ))
+        let decoded = match decode(&p.records) {
+            Ok(b) => b,
+            // One record at a time, to set aside the ones that do not fit.
+            Err(_) => {
+                let mut kept = Vec::new();
+                for r in &p.records {
+                    match decode(std::slice::from_ref(r)) {
+                        Ok(b) => kept.extend(b),
+                        Err(e) => rejected.push(Letter {
+                            record: r.to_string(),
+                            source: p.url.clone(),
+                            line: None,
+                            page: Some(p.number as i64),
+                            error: e.trim_start_matches("Json error: ").to_string(),
+                        }),
+                    }
+                }
+                kept
+            }
         };
-        decoder.serialize(&p.records).map_err(misfit)?;
-        while let Some(b) = decoder.flush().map_err(misfit)? {
+        for b in decoded {
             let n = b.num_rows();
             let mut columns: Vec<ArrayRef> = b.columns().to_vec();
             columns.push(Arc::new(StringArray::from(vec![p.url.as_str(); n])));
@@ -287,7 +324,7 @@ fn to_arrow(
             batches.push(RecordBatch::try_new(Arc::clone(&out), columns)?);
         }
     }
-    Ok((out, batches))
+    Ok((out, batches, rejected))
 }
 
 fn shortened(s: &str) -> String {

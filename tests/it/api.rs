@@ -210,3 +210,44 @@ fn read_api_with_a_persistent_oauth2_secret_loads_bronze_once() {
         "n,s\n25,9750\n"
     );
 }
+
+#[test]
+fn records_that_do_not_fit_go_to_the_dead_letter_table_when_the_statement_succeeds() {
+    let api = start_api();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let b = &api.base;
+    let read = format!("SELECT id, duration_s FROM read_api('{b}/malformed', schema => 'id BIGINT, duration_s INT', dead_letter => 'bronze.calls_dead_letter')");
+    // Without dead_letter the statement fails, naming the page and the record.
+    let out = lakeshell(dir)
+        .args([
+            "-c",
+            &format!(
+                "SELECT * FROM read_api('{b}/malformed', schema => 'id BIGINT, duration_s INT')"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("(page 1): a record does not fit the schema")
+            && stderr(&out).contains("\"long\""),
+        "{}",
+        stderr(&out)
+    );
+    run_ok(lakeshell(dir).args(["-q", "-c", &format!("CREATE TABLE bronze.calls AS {read}")]));
+    assert_eq!(
+        csv(dir, "SELECT id FROM bronze.calls ORDER BY id"),
+        "id\n1\n3\n"
+    );
+    let letters = "SELECT regexp_replace(source, '.*/', '') AS src, page, line IS NULL AS no_line, error, target FROM bronze.calls_dead_letter";
+    let one = "src,page,no_line,error,target\nmalformed,1,true,\"whilst decoding field 'duration_s': failed to parse \"\"long\"\" as Int32\",bronze.calls\n";
+    assert_eq!(csv(dir, letters), one);
+    // A statement that fails after reading keeps no letters.
+    let out = lakeshell(dir)
+        .args(["-c", &format!("CREATE TABLE bronze.calls AS {read}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(csv(dir, letters), one);
+}

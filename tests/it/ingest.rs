@@ -227,6 +227,16 @@ fn malformed_records_go_to_the_dead_letter_table_once() {
     // A re-run loads nothing and keeps no second copy.
     assert_eq!(copied(dir, &kept), "bronze.orders,0,2,0,0,1");
     assert_eq!(csv(dir, dl), letters);
+    // read_files keeps them too, once its statement succeeds.
+    let out = csv(dir, "SELECT count(*) AS n FROM read_files('landing/', header => true, dead_letter => 'bronze.read_dl')");
+    assert_eq!(out, "n\n4\n");
+    assert_eq!(
+        csv(
+            dir,
+            "SELECT line, page IS NULL AS p, error FROM bronze.read_dl"
+        ),
+        "line,p,error\n3,true,\"expected 2 fields, found 3\"\n"
+    );
     // DROPMALFORMED drops and counts; PERMISSIVE loads NULLs with the text rescued.
     let drop = "COPY INTO bronze.dropped FROM 'landing/' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true', 'inferSchema' = 'true', 'mode' = 'DROPMALFORMED')";
     assert_eq!(copied(dir, drop), "bronze.dropped,2,0,4,1,0");
@@ -354,4 +364,26 @@ fn the_ingest_example_runs_every_mode_and_reruns_change_nothing() {
         stderr(&out)
     );
     assert_eq!(csv(dir, "SELECT count(*) AS n FROM bronze.c3"), "n\n3\n");
+}
+
+#[test]
+fn a_tables_expectations_apply_to_what_copy_into_loads() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write(dir, "landing/a.csv", "id,amount\n1,10\n2,-5\n3,7\n");
+    run_ok(lakeshell(dir).args([
+        "-q",
+        "-c",
+        "CREATE TABLE bronze.orders (id BIGINT, amount DOUBLE)",
+        "-c",
+        "ALTER TABLE bronze.orders ADD CONSTRAINT positive EXPECT (amount > 0) ON VIOLATION DROP ROW",
+    ]));
+    let sql = "COPY INTO bronze.orders FROM 'landing/' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true')";
+    assert_eq!(copied(dir, sql), "bronze.orders,1,0,2,0,2");
+    assert_eq!(
+        csv(dir, "SELECT id FROM bronze.orders ORDER BY id"),
+        "id\n1\n3\n"
+    );
+    let q = csv(dir, "SELECT count(*) AS n FROM bronze.orders_quarantine");
+    assert_eq!(q, "n\n1\n");
 }
