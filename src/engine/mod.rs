@@ -112,6 +112,9 @@ pub struct Engine {
     step: std::sync::Mutex<Option<Step>>,
     /// Positions `incremental(...)` read in this statement, recorded when it succeeds.
     pending: std::sync::Mutex<Vec<incremental::Pending>>,
+    /// Where the running statement publishes its figures (table functions read before
+    /// planning, such as read_api's pages, report here).
+    progress: std::sync::Mutex<Option<Arc<Progress>>>,
     /// Dead letters table functions set aside in this statement, written when it succeeds.
     letters: std::sync::Mutex<letters::Pending>,
     /// `lakeshell check --as-of`: the version CHECK reads when it names none (all tables, and
@@ -210,6 +213,7 @@ impl Engine {
             step: Default::default(),
             pending: Default::default(),
             letters: Default::default(),
+            progress: Default::default(),
             check_versions: Default::default(),
             missing,
             read_only: Default::default(),
@@ -250,6 +254,11 @@ impl Engine {
         self.vars
             .read()
             .map_err(|_| LakeError::Internal("variables lock poisoned".into()))
+    }
+
+    /// The running statement's progress, if someone watches it.
+    pub(crate) fn progress(&self) -> Option<Arc<Progress>> {
+        self.progress.lock().ok().and_then(|p| p.clone())
     }
 
     /// The `${name}` values as they are now.
@@ -369,6 +378,9 @@ impl Engine {
         self.drop_pending();
         self.drop_pending_letters();
         self.missing.clear();
+        if let Ok(mut p) = self.progress.lock() {
+            p.clone_from(&opts.progress);
+        }
         let target = crate::sql::tables::tables(&stmt).writes.into_iter().next();
         let out = match self.load_secrets_once().await {
             Ok(()) => self.dispatch(raw, stmt, opts).await,

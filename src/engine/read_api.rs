@@ -179,7 +179,16 @@ impl Engine {
             max_pages: number("max_pages", 10_000)?,
             timeout: Duration::from_secs(number("timeout_s", 30)?),
         };
-        let fetched = api::fetch(&req, &|_, _| {})
+        let progress = self.progress();
+        let shown = req.url.to_string();
+        let seen = move |pages: u64, records: u64| {
+            if let Some(p) = &progress {
+                p.set_task(format!(
+                    "read_api {shown}: {pages} page(s), {records} record(s) fetched"
+                ));
+            }
+        };
+        let fetched = api::fetch(&req, &seen)
             .await
             .map_err(|e| LakeError::BadStatement(format!("read_api {e}")))?;
         let schema = match take("schema") {

@@ -251,3 +251,27 @@ fn records_that_do_not_fit_go_to_the_dead_letter_table_when_the_statement_succee
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(csv(dir, letters), one);
 }
+
+#[test]
+fn read_api_shows_pages_fetched_on_a_terminal_only() {
+    let api = start_api();
+    let d = tempfile::tempdir().unwrap();
+    // /flaky answers each page on its third try, a second apart: time enough to draw.
+    let sql = format!("SELECT count(*) AS n FROM read_api('{}/flaky', records => '$.data', pagination => 'page', total_pages_path => '$.meta.pages')", api.base);
+    let cmd = format!(
+        "LAKESHELL_PROGRESS_DELAY_MS=0 {} -c \"{sql}\"",
+        super::common::bin().display()
+    );
+    let tty = super::cli::under_pty(d.path(), &cmd, "");
+    assert!(
+        tty.contains("page(s)") && tty.contains("record(s) fetched"),
+        "no progress on a terminal: {tty}"
+    );
+    let piped = run_ok(
+        lakeshell(d.path())
+            .env("LAKESHELL_PROGRESS_DELAY_MS", "0")
+            .args(["-f", "csv", "-c", &sql]),
+    );
+    assert!(!stderr(&piped).contains("fetched"));
+    assert_eq!(stdout(&piped), "n\n25\n");
+}
