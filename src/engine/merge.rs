@@ -65,7 +65,28 @@ pub(super) struct PlannedMerge {
 }
 
 impl Engine {
-    pub(super) async fn merge(&self, stmt: MergeStatement, sql: &str) -> Result<Outcome> {
+    pub(super) async fn merge(&self, mut stmt: MergeStatement, sql: &str) -> Result<Outcome> {
+        // delta-rs takes the conditions and values as SQL text: variables go in first.
+        let vars = self.variables();
+        super::variables::put_in(&mut stmt.on, &vars)?;
+        for c in &mut stmt.clauses {
+            if let Some(p) = &mut c.predicate {
+                super::variables::put_in(p, &vars)?;
+            }
+            match &mut c.action {
+                crate::sql::merge::MergeAction::Update(sets) => {
+                    for a in sets {
+                        super::variables::put_in(&mut a.value, &vars)?;
+                    }
+                }
+                crate::sql::merge::MergeAction::Insert { values, .. } => {
+                    for v in values {
+                        super::variables::put_in(v, &vars)?;
+                    }
+                }
+                _ => {}
+            }
+        }
         let TableFactor::Table { name, .. } = &stmt.target else {
             return Err(LakeError::Unsupported(
                 "MERGE INTO needs a Delta table as target".into(),

@@ -27,6 +27,7 @@ mod secrets;
 mod semi_join;
 mod sha2;
 mod summarize;
+mod variables;
 
 use std::sync::Arc;
 
@@ -115,6 +116,8 @@ pub struct Engine {
     /// Where the running statement publishes its figures (table functions read before
     /// planning, such as read_api's pages, report here).
     progress: std::sync::Mutex<Option<Arc<Progress>>>,
+    /// `DECLARE VARIABLE`s of this session.
+    variables: std::sync::Mutex<variables::Variables>,
     /// Dead letters table functions set aside in this statement, written when it succeeds.
     letters: std::sync::Mutex<letters::Pending>,
     /// `lakeshell check --as-of`: the version CHECK reads when it names none (all tables, and
@@ -213,6 +216,7 @@ impl Engine {
             step: Default::default(),
             pending: Default::default(),
             letters: Default::default(),
+            variables: Default::default(),
             progress: Default::default(),
             check_versions: Default::default(),
             missing,
@@ -478,6 +482,7 @@ impl Engine {
             LakeStatement::Summarize(s) => self.summarize(s).await,
             LakeStatement::Secret(s) => self.secret(s, raw).await,
             LakeStatement::CopyInto(c) => self.copy_into(*c, sql, opts).await,
+            LakeStatement::Variable(v) => self.variable(v).await,
             LakeStatement::DataFusion(df) => match *df {
                 DFStatement::CreateExternalTable(cet)
                     if cet.file_type.eq_ignore_ascii_case("delta") =>
@@ -804,6 +809,7 @@ fn writes(stmt: &LakeStatement) -> Option<&'static str> {
         | LakeStatement::Describe(_)
         | LakeStatement::Check(_)
         | LakeStatement::Set(_)
+        | LakeStatement::Variable(_)
         | LakeStatement::Summarize(_)
         | LakeStatement::DryRun(_) => return None,
     })

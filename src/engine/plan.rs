@@ -217,9 +217,14 @@ impl Engine {
         let served = Served::new(&state, opened, self.looked_in())?;
         let planner = SqlToRel::new_with_options(&served, parser_options(&state));
         let mut context = PlannerContext::new();
+        let vars = self.variables();
         exprs
             .iter()
-            .map(|e| Ok(planner.sql_to_expr(e.clone(), input.schema(), &mut context)?))
+            .map(|e| {
+                let mut e = e.clone();
+                super::variables::put_in(&mut e, &vars)?;
+                Ok(planner.sql_to_expr(e, input.schema(), &mut context)?)
+            })
             .collect()
     }
 
@@ -229,7 +234,9 @@ impl Engine {
         let state = self.state();
         let served = Served::new(&state, &Opened::default(), self.looked_in())?;
         let planner = SqlToRel::new_with_options(&served, parser_options(&state));
-        Ok(planner.sql_to_expr(e.clone(), schema, &mut PlannerContext::new())?)
+        let mut e = e.clone();
+        super::variables::put_in(&mut e, &self.variables())?;
+        Ok(planner.sql_to_expr(e, schema, &mut PlannerContext::new())?)
     }
 
     /// Opens the versions, change feeds and incremental reads `stmt` asks for and points its
@@ -252,6 +259,7 @@ impl Engine {
         opened: &Opened,
         node: &mut N,
     ) -> Result<()> {
+        super::variables::put_in(node, &self.variables())?;
         self.read_feeds(opened, node).await?;
         let found = time_travel::collect(node)?;
         let mut names = Vec::with_capacity(found.len());

@@ -11,6 +11,7 @@
 //! - `CHECK table (CONSTRAINT name EXPECT ...)` and the expectation grammar ([`expectation`]).
 //! - `SUMMARIZE table | query` ([`summarize`]), and `... DRY RUN` after a write ([`dry_run`]).
 //! - `COPY INTO table FROM 'location' FILEFORMAT = ...` ([`copy_into`]).
+//! - `DECLARE VARIABLE`, `SET VAR`, `DROP TEMPORARY VARIABLE` ([`variable`]).
 //!
 //! Everything else (queries, `INSERT`, `UPDATE`, `DELETE`, `EXPLAIN`, `CREATE EXTERNAL TABLE`,
 //! `SET`, ...) is DataFusion's, and the engine decides which of those it routes to Delta. Table
@@ -34,6 +35,7 @@ pub mod split;
 pub mod summarize;
 pub mod tables;
 pub mod time_travel;
+pub mod variable;
 pub mod vars;
 
 use std::fmt;
@@ -57,6 +59,7 @@ pub use merge::MergeStatement;
 pub use secret::SecretStatement;
 pub use set::SetStatement;
 pub use summarize::SummarizeStatement;
+pub use variable::VariableStatement;
 
 use crate::error::{LakeError, Result};
 
@@ -78,6 +81,8 @@ pub enum LakeStatement {
     Summarize(SummarizeStatement),
     /// `CREATE [PERSISTENT] SECRET`, `DROP SECRET`, `SHOW SECRETS` ([`secret`]).
     Secret(SecretStatement),
+    /// `DECLARE VARIABLE`, `SET VAR`, `DROP TEMPORARY VARIABLE`: session variables.
+    Variable(VariableStatement),
     /// `COPY INTO table FROM location FILEFORMAT = ...`: files loaded once each.
     CopyInto(Box<CopyIntoStatement>),
     /// Anything DataFusion's parser understands.
@@ -101,6 +106,7 @@ impl fmt::Display for LakeStatement {
             LakeStatement::Summarize(s) => write!(f, "{s}"),
             LakeStatement::Secret(s) => write!(f, "{s}"),
             LakeStatement::CopyInto(s) => write!(f, "{s}"),
+            LakeStatement::Variable(s) => write!(f, "{s}"),
             LakeStatement::DataFusion(s) => write!(f, "{s}"),
             LakeStatement::DryRun(s) => write!(f, "{s} DRY RUN"),
         }
@@ -139,6 +145,9 @@ fn parse_one(
         || (is(0, Keyword::SHOW) && peek_word(p, 1) == "SECRETS")
     {
         return Ok(LakeStatement::Secret(secret::parse(&mut df.parser)?));
+    }
+    if variable::is_variable(p) {
+        return Ok(LakeStatement::Variable(variable::parse(&mut df.parser)?));
     }
     if is(0, Keyword::CREATE)
         && (is(1, Keyword::TABLE)

@@ -143,6 +143,17 @@ pub fn tables(stmt: &LakeStatement) -> StatementTables {
         },
         LakeStatement::Describe(d) => add(&mut t.reads, d.table()),
         LakeStatement::Set(_) | LakeStatement::Secret(_) => {}
+        LakeStatement::Variable(v) => match v {
+            crate::sql::VariableStatement::Declare {
+                default: Some(e), ..
+            } => reads_of(e, &mut t.reads),
+            crate::sql::VariableStatement::Set(sets) => {
+                for (_, e) in sets {
+                    reads_of(e, &mut t.reads);
+                }
+            }
+            _ => {}
+        },
         LakeStatement::Summarize(crate::sql::SummarizeStatement::Table { table, .. }) => {
             add(&mut t.reads, table)
         }
