@@ -50,8 +50,13 @@ fn literal(name: &str, value: &ScalarValue) -> Result<SqlExpr> {
     let text = if value.is_null() {
         format!("CAST(NULL AS {t})")
     } else {
-        let quoted = datafusion::sql::sqlparser::ast::Value::SingleQuotedString(value.to_string())
-            .to_string();
+        // As arrow prints it: ISO dates and timestamps (a timestamp's Display is its integer).
+        let shown = value
+            .to_array()
+            .ok()
+            .and_then(|a| datafusion::arrow::util::display::array_value_to_string(&a, 0).ok())
+            .unwrap_or_else(|| value.to_string());
+        let quoted = datafusion::sql::sqlparser::ast::Value::SingleQuotedString(shown).to_string();
         format!("CAST({quoted} AS {t})")
     };
     let dialect = crate::sql::dialect::LakeDialect;
