@@ -18,6 +18,8 @@ Routes (all GET unless said):
   /malformed                         records where duration_s is text
   POST /oauth/token                  client_credentials -> {"access_token": ...}
   /oauth/calls?page=                 as /v2/calls, behind the OAuth2 token
+  /oauth/expiring?page=              the same, each token good for one page (then 401)
+  /oauth/refuses                     401 to every token
   /hits                              how many requests each route has had (JSON)
 Bearer token: "calls-token"; OAuth2 client: id "calls-id", secret "calls-secret".
 """
@@ -42,6 +44,7 @@ CALLS = [
 LOCK = threading.Lock()
 HITS = {}
 ISSUED = set()
+USED = set()
 SEEN_FLAKY = {}
 
 
@@ -109,6 +112,16 @@ class Api(BaseHTTPRequestHandler):
             if self.bearer() not in ISSUED:
                 return self.send(401, {"error": "unauthorized"})
             return self.send(200, {"data": page_of(CALLS, page, 10)})
+        if path == "/oauth/expiring":
+            # Each token serves one page, then expires: the client must fetch a new one.
+            with LOCK:
+                token = self.bearer()
+                if token not in ISSUED or token in USED:
+                    return self.send(401, {"error": "token expired"})
+                USED.add(token)
+            return self.send(200, {"data": page_of(CALLS, page, 10)})
+        if path == "/oauth/refuses":
+            return self.send(401, {"error": "unauthorized"})
         if path == "/offset":
             off, limit = int(q.get("offset", "0")), int(q.get("limit", "10"))
             return self.send(200, CALLS[off: off + limit])

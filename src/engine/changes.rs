@@ -16,8 +16,8 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::collect;
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, ObjectNamePart, TableAlias, TableFactor,
-    Value, VisitMut, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator, Ident, ObjectName, ObjectNamePart,
+    TableAlias, TableFactor, TableFunctionArgs, Value, VisitMut, VisitorMut,
 };
 
 use super::plan::Opened;
@@ -145,13 +145,16 @@ impl Engine {
         opened: &Opened,
         node: &mut N,
     ) -> Result<()> {
+        let with_metadata = super::copy_into::mentions_metadata(node);
+        if with_metadata {
+            self.paths_as_read_files(node).await?;
+        }
         let mut found = Collect(Vec::new());
         let _ = node.visit(&mut found);
         if found.0.is_empty() {
             return Ok(());
         }
         let mut names = Vec::new();
-        let with_metadata = super::copy_into::mentions_metadata(node);
         for (i, (feed, args)) in found.0.into_iter().enumerate() {
             let provider = match feed {
                 Feed::TableChanges => self.read_changes(&args).await?,
@@ -177,6 +180,80 @@ impl Engine {
         if with_metadata {
             super::copy_into::hide_metadata(node, "read_files");
         }
+        Ok(())
+    }
+
+    /// A query that names `_metadata` reads each quoted file path in its FROM (`FROM
+    /// 'landing/*.csv'`) as `read_files('landing/*.csv', header => true)`, which has it; a
+    /// Delta folder stays a Delta table. (A CSV file read by path has a header, as DataFusion
+    /// reads it.)
+    async fn paths_as_read_files<N: VisitMut>(&self, node: &mut N) -> Result<()> {
+        fn quoted_path(tf: &TableFactor) -> Option<String> {
+            let TableFactor::Table {
+                name, args: None, ..
+            } = tf
+            else {
+                return None;
+            };
+            match name.0.as_slice() {
+                [ObjectNamePart::Identifier(id)] if id.quote_style == Some('\'') => {
+                    Some(id.value.clone())
+                }
+                _ => None,
+            }
+        }
+        struct Paths(Vec<String>);
+        impl VisitorMut for Paths {
+            type Break = ();
+            fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
+                self.0.extend(quoted_path(tf));
+                ControlFlow::Continue(())
+            }
+        }
+        let mut paths = Paths(Vec::new());
+        let _ = node.visit(&mut paths);
+        let mut files = Vec::new();
+        for p in paths.0 {
+            let Ok(url) = crate::catalog::parse_location(&p) else {
+                continue;
+            };
+            let options = self.warehouse.options_for(&url);
+            if !crate::catalog::is_delta_table(&url, &options)
+                .await
+                .unwrap_or(false)
+            {
+                files.push(p);
+            }
+        }
+        if files.is_empty() {
+            return Ok(());
+        }
+        struct AsReadFiles(Vec<String>);
+        impl VisitorMut for AsReadFiles {
+            type Break = ();
+            fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
+                let Some(p) = quoted_path(tf).filter(|p| self.0.contains(p)) else {
+                    return ControlFlow::Continue(());
+                };
+                if let TableFactor::Table { name, args, .. } = tf {
+                    *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("read_files"))]);
+                    let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
+                    *args = Some(TableFunctionArgs {
+                        args: vec![
+                            arg(Expr::value(Value::SingleQuotedString(p))),
+                            FunctionArg::Named {
+                                name: Ident::new("header"),
+                                arg: FunctionArgExpr::Expr(Expr::value(Value::Boolean(true))),
+                                operator: FunctionArgOperator::RightArrow,
+                            },
+                        ],
+                        settings: None,
+                    });
+                }
+                ControlFlow::Continue(())
+            }
+        }
+        let _ = node.visit(&mut AsReadFiles(files));
         Ok(())
     }
 

@@ -109,7 +109,9 @@ pub(super) struct FileRead {
 pub(super) enum Mode {
     /// Fails the load, naming file and line (or goes to the dead-letter table).
     FailFast,
-    /// Loads as a row of NULLs with the record's text in the rescued-data column.
+    /// A value that does not fit its column loads as NULL, kept in the rescued-data column with
+    /// the file (Databricks' form); a record that does not parse loads as a row of NULLs with
+    /// its text there.
     Permissive,
     /// Dropped and counted.
     DropMalformed,
@@ -308,17 +310,23 @@ impl Engine {
             } else {
                 self.source_frame(&new, &read, with_metadata)
                     .await
-                    .map(|f| (f, vec![]))
+                    .map(|f| (f, vec![], 0))
             };
-            let (source, rejected) = match read_now {
+            let (source, rejected, fitted) = match read_now {
                 Ok(s) => s,
                 Err(e) => return Err(self.blame_file(&target.name, &new, &read, e).await),
             };
             if read.mode == Mode::Permissive {
-                let rescued: usize = rejected.len();
-                if rescued > 0 {
+                if !rejected.is_empty() {
                     done.notes.push(format!(
-                        "{rescued} record(s) did not parse and were loaded as NULLs with their text in {}",
+                        "{} record(s) did not parse and were loaded as NULLs with their text in {}",
+                        rejected.len(),
+                        read.rescued()
+                    ));
+                }
+                if fitted > 0 {
+                    done.notes.push(format!(
+                        "{fitted} record(s) had values that did not fit their columns: loaded as NULLs, with the values in {}",
                         read.rescued()
                     ));
                 }
@@ -507,7 +515,7 @@ impl Engine {
             && read.format != FileFormat::Parquet;
         let frame = if careful {
             match self.careful_frame(&files, &read, with_metadata, None).await {
-                Ok((f, rejected)) => {
+                Ok((f, rejected, _)) => {
                     if let (Some(dl), false) = (&dead_letter, read.mode == Mode::Permissive) {
                         self.letters_after(dl, file_letters(&rejected))?;
                     }
@@ -556,14 +564,15 @@ impl Engine {
 
     /// The rows of `files` read record by record (see [`crate::ingest::records`]): the records that do
     /// not parse, or do not fit `types` (the target's columns), come back apart with their
-    /// file; in PERMISSIVE mode they are rows of NULLs with their text in the rescued column.
+    /// file; in PERMISSIVE mode a value that does not fit is NULL and kept in the rescued column,
+    /// and a record that does not parse is a row of NULLs with its text there.
     async fn careful_frame(
         &self,
         files: &[SourceFile],
         read: &FileRead,
         with_metadata: bool,
         types: Option<&SchemaRef>,
-    ) -> Result<(DataFrame, Vec<(String, Rejected)>)> {
+    ) -> Result<(DataFrame, Vec<(String, Rejected)>, usize)> {
         let dialect = read.dialect()?;
         let infer = read.infer()?;
         let mut recs = Vec::with_capacity(files.len());
@@ -593,14 +602,26 @@ impl Engine {
             Arc::clone(&schema)
         };
         let mut rejected = Vec::new();
+        let mut fitted = 0;
         let mut all: Option<DataFrame> = None;
         for (f, mut r) in files.iter().zip(recs) {
-            let mut batches = r.decode(&schema)?;
+            let mut batches;
             if permissive {
-                batches = batches
+                let (good, rescued) = r.decode_rescuing(&schema)?;
+                batches = good
                     .iter()
                     .map(|b| with_rescued(b, &out_schema, None))
-                    .collect::<Result<_>>()?;
+                    .collect::<Result<Vec<_>>>()?;
+                for (row, mut values) in rescued {
+                    // Databricks' form: the values that did not fit, and the file.
+                    values.insert(
+                        "_file_path".into(),
+                        serde_json::Value::String(f.url.to_string()),
+                    );
+                    let text = serde_json::Value::Object(values).to_string();
+                    batches.push(with_rescued(&row, &out_schema, Some(&[text.as_str()]))?);
+                    fitted += 1;
+                }
                 if !r.rejected.is_empty() {
                     let text: Vec<&str> = r.rejected.iter().map(|x| x.record.as_str()).collect();
                     let nulls = datafusion::arrow::compute::concat_batches(
@@ -609,6 +630,8 @@ impl Engine {
                     )?;
                     batches.push(with_rescued(&nulls, &out_schema, Some(&text))?);
                 }
+            } else {
+                batches = r.decode(&schema)?;
             }
             rejected.extend(r.rejected.into_iter().map(|x| (f.url.to_string(), x)));
             let mem = MemTable::try_new(Arc::clone(&out_schema), vec![batches])?;
@@ -620,7 +643,7 @@ impl Engine {
             });
         }
         let df = all.ok_or_else(|| LakeError::Internal("COPY INTO: no files to read".into()))?;
-        Ok((df, rejected))
+        Ok((df, rejected, fitted))
     }
 
     async fn file_bytes(&self, f: &SourceFile) -> Result<bytes::Bytes> {

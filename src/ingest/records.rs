@@ -8,7 +8,7 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{new_null_array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{new_null_array, Array, ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{LakeError, Result};
@@ -34,6 +34,9 @@ pub(crate) struct Records {
     pub rejected: Vec<Rejected>,
     csv: CsvDialect,
 }
+
+/// The values of a record that did not fit their columns: column name to text.
+pub(crate) type Rescued = serde_json::Map<String, serde_json::Value>;
 
 /// How a CSV file is written.
 #[derive(Debug, Clone, Copy)]
@@ -214,6 +217,112 @@ impl Records {
         Ok(out)
     }
 
+    /// As [`Records::decode`], for PERMISSIVE loads: a record whose values parse but some do
+    /// not fit their columns loads with those columns NULL, and comes back apart as one row with
+    /// the values that did not fit, as a JSON object of column to text (Databricks' rescued
+    /// data). A record that does not parse at all stays rejected.
+    pub(crate) fn decode_rescuing(
+        &mut self,
+        schema: &SchemaRef,
+    ) -> Result<(Vec<RecordBatch>, Vec<(RecordBatch, Rescued)>)> {
+        let before = self.rejected.len();
+        let batches = self.decode(schema)?;
+        let misfits = self.rejected.split_off(before);
+        let mut rescued = Vec::new();
+        for bad in misfits {
+            match self.rescue(schema, &bad.record) {
+                Some(one) => rescued.push(one),
+                None => self.rejected.push(bad),
+            }
+        }
+        Ok((batches, rescued))
+    }
+
+    /// `record` with its values that do not fit `schema` as NULLs, and those values.
+    fn rescue(&self, schema: &SchemaRef, record: &str) -> Option<(RecordBatch, Rescued)> {
+        let fits = |f: &Field| {
+            self.decode_some(
+                &Arc::new(Schema::new(vec![f.clone()])),
+                std::iter::once(record),
+            )
+            .is_ok()
+        };
+        let misfits: Vec<&Field> = schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref())
+            .filter(|f| !fits(f))
+            .collect();
+        if misfits.is_empty() {
+            return None;
+        }
+        // Read the misfits as text, then put NULLs of their types in their place.
+        let as_text: SchemaRef = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    if misfits.iter().any(|m| m.name() == f.name()) {
+                        Field::new(f.name(), DataType::Utf8, true)
+                    } else {
+                        f.as_ref().clone()
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let (text_of, row) = match self.format {
+            FileFormat::Json => {
+                // JSON values keep their own form; the record without them decodes.
+                let mut obj: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(record).ok()?;
+                let mut text = serde_json::Map::new();
+                for m in &misfits {
+                    if let Some(v) = obj.remove(m.name()) {
+                        let t = match v {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        text.insert(m.name().clone(), serde_json::Value::String(t));
+                    }
+                }
+                let rest = serde_json::Value::Object(obj).to_string();
+                let row = self
+                    .decode_some(schema, std::iter::once(rest.as_str()))
+                    .ok()?;
+                (text, row)
+            }
+            _ => {
+                let read = self.decode_some(&as_text, std::iter::once(record)).ok()?;
+                let batch = datafusion::arrow::compute::concat_batches(&as_text, &read).ok()?;
+                let mut text = serde_json::Map::new();
+                let mut columns: Vec<ArrayRef> = Vec::new();
+                for (i, f) in schema.fields().iter().enumerate() {
+                    if misfits.iter().any(|m| m.name() == f.name()) {
+                        let col = batch.column(i);
+                        let s = col
+                            .as_any()
+                            .downcast_ref::<datafusion::arrow::array::StringArray>()?;
+                        if s.len() == 1 && !s.is_null(0) {
+                            text.insert(
+                                f.name().clone(),
+                                serde_json::Value::String(s.value(0).to_string()),
+                            );
+                        }
+                        columns.push(new_null_array(f.data_type(), 1));
+                    } else {
+                        columns.push(Arc::clone(batch.column(i)));
+                    }
+                }
+                (
+                    text,
+                    vec![RecordBatch::try_new(Arc::clone(schema), columns).ok()?],
+                )
+            }
+        };
+        let row = datafusion::arrow::compute::concat_batches(schema, &row).ok()?;
+        (row.num_rows() == 1).then_some((row, text_of))
+    }
+
     /// arrow's "Parser error: Error while parsing value 'abc' as type 'Float64' for column 1 at
     /// line 0. Row data: ..." as "column amount: 'abc' is not a Float64".
     fn clean(&self, e: &str) -> String {
@@ -320,6 +429,44 @@ mod tests {
             (r.rejected[1].line, r.rejected[1].record.as_str()),
             (4, "3,abc")
         );
+    }
+
+    #[test]
+    fn values_that_do_not_fit_are_rescued_and_the_rest_of_the_record_loads() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("amount", DataType::Float64, true),
+        ]));
+        let text = b"id,amount\n1,10.5\n2,abc\n3,4,extra\n";
+        let mut r = Records::split(text, FileFormat::Csv, CSV).unwrap();
+        let (good, rescued) = r.decode_rescuing(&schema).unwrap();
+        assert_eq!(good.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        assert_eq!(rescued.len(), 1);
+        let (row, json) = &rescued[0];
+        assert_eq!(
+            serde_json::Value::Object(json.clone()).to_string(),
+            r#"{"amount":"abc"}"#
+        );
+        let ids = row
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap();
+        assert_eq!((ids.value(0), row.column(1).is_null(0)), (2, true));
+        assert_eq!(
+            r.rejected.len(),
+            1,
+            "the record with a field too many stays rejected"
+        );
+        let text = b"{\"id\": 1, \"amount\": \"x1\"}\n{\"id\": \"two\", \"amount\": 2}\n";
+        let mut r = Records::split(text, FileFormat::Json, CSV).unwrap();
+        let (good, rescued) = r.decode_rescuing(&schema).unwrap();
+        assert_eq!(good.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+        let json: Vec<String> = rescued
+            .iter()
+            .map(|(_, j)| serde_json::Value::Object(j.clone()).to_string())
+            .collect();
+        assert_eq!(json, [r#"{"amount":"x1"}"#, r#"{"id":"two"}"#]);
     }
 
     #[test]

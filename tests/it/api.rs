@@ -212,6 +212,59 @@ fn read_api_with_a_persistent_oauth2_secret_loads_bronze_once() {
 }
 
 #[test]
+fn an_oauth2_token_refused_is_fetched_again_once() {
+    let api = start_api();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let b = &api.base;
+    let secret = format!("CREATE SECRET calls_oauth (TYPE oauth2, TOKEN_URL '{b}/oauth/token', CLIENT_ID 'calls-id', CLIENT_SECRET 'calls-secret')");
+    let hits = |route: &str| -> u64 {
+        let out = Command::new(python())
+            .args(["-c", &format!("import json, urllib.request; print(json.load(urllib.request.urlopen('{b}/hits')).get('{route}', 0))")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    // Each token serves one page: a 401 fetches a new token and the page is asked again.
+    let read = format!("{secret}; SELECT count(*) AS n FROM read_api('{b}/oauth/expiring', secret => 'calls_oauth', records => '$.data', pagination => 'page')");
+    assert_eq!(csv(dir, &read), "n\n25\n");
+    assert_eq!(
+        hits("/oauth/token"),
+        4,
+        "the first token, and one more for each later page"
+    );
+    // A token refused again after the refresh fails at once, naming the URL and the status.
+    let before = hits("/oauth/token");
+    let out = lakeshell(dir)
+        .args([
+            "-c",
+            &format!(
+                "{secret}; SELECT * FROM read_api('{b}/oauth/refuses', secret => 'calls_oauth')"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{b}/oauth/refuses"))
+            && err.contains("401")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        !err.contains("calls-secret") && !err.contains("oauth-"),
+        "{err}"
+    );
+    assert_eq!(
+        hits("/oauth/token") - before,
+        2,
+        "one token and one refresh, no more"
+    );
+    assert_eq!(hits("/oauth/refuses"), 2);
+}
+
+#[test]
 fn records_that_do_not_fit_go_to_the_dead_letter_table_when_the_statement_succeeds() {
     let api = start_api();
     let d = tempfile::tempdir().unwrap();
@@ -274,4 +327,88 @@ fn read_api_shows_pages_fetched_on_a_terminal_only() {
     );
     assert!(!stderr(&piped).contains("fetched"));
     assert_eq!(stdout(&piped), "n\n25\n");
+}
+
+/// Secret canaries (a `${VAR}` bearer token, an OAuth2 client secret and the tokens it gets, a
+/// literal token) are searched for in everything a run leaves: stdout and stderr at
+/// `RUST_LOG=trace`, the run report, the run log, commit info and every file of the warehouse.
+/// (History is searched by `cli::repl_multiline_history_and_meta_commands`.)
+#[test]
+fn secrets_stay_out_of_every_output() {
+    let api = start_api();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let b = &api.base;
+    std::fs::create_dir_all(dir.join("jobs")).unwrap();
+    std::fs::write(
+        dir.join("jobs/load.sql"),
+        format!(
+            "CREATE SECRET calls_api (TYPE bearer, TOKEN '${{CALLS_TOKEN}}');
+CREATE SECRET calls_oauth (TYPE oauth2, TOKEN_URL '{b}/oauth/token', CLIENT_ID 'calls-id', CLIENT_SECRET '${{CALLS_SECRET}}');
+CREATE SECRET wrong (TYPE bearer, TOKEN 'canary-literal-7');
+CREATE TABLE bronze.calls AS SELECT id FROM read_api('{b}/v2/calls', secret => 'calls_api', records => '$.data', pagination => 'page', page_size_param => 'per_page', page_size => 10);
+INSERT INTO bronze.calls SELECT id FROM read_api('{b}/oauth/calls', secret => 'calls_oauth', records => '$.data', pagination => 'page');
+INSERT INTO bronze.calls SELECT id FROM read_api('{b}/v2/calls', secret => 'wrong', records => '$.data');
+"
+        ),
+    )
+    .unwrap();
+    let out = lakeshell(dir)
+        .env("CALLS_TOKEN", "calls-token")
+        .env("CALLS_SECRET", "calls-secret")
+        .env("RUST_LOG", "trace")
+        .args(["run", "jobs", "--report", "report.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the refused token fails the run"
+    );
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    let mut outputs = vec![
+        ("stdout".to_string(), stdout(&out)),
+        ("stderr".to_string(), stderr(&out)),
+        (
+            "report".to_string(),
+            std::fs::read_to_string(dir.join("report.json")).unwrap(),
+        ),
+        (
+            "run log".to_string(),
+            csv(dir, "SELECT * FROM lakeshell.run_log"),
+        ),
+        (
+            "history".to_string(),
+            csv(dir, "DESCRIBE HISTORY bronze.calls"),
+        ),
+    ];
+    assert!(
+        outputs[3].1.contains("CREATE SECRET wrong"),
+        "{}",
+        outputs[3].1
+    );
+    assert_eq!(
+        csv(dir, "SELECT count(*) AS n FROM bronze.calls"),
+        "n\n50\n"
+    );
+    let mut stack = vec![dir.join("lakehouse")];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let e = e.unwrap().path();
+            if e.is_dir() {
+                stack.push(e);
+            } else {
+                let bytes = std::fs::read(&e).unwrap();
+                outputs.push((
+                    e.display().to_string(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
+            }
+        }
+    }
+    for canary in ["calls-token", "calls-secret", "canary-literal-7", "oauth-1"] {
+        for (name, text) in &outputs {
+            assert!(!text.contains(canary), "{canary} in {name}: {text}");
+        }
+    }
 }

@@ -250,6 +250,20 @@ fn malformed_records_go_to_the_dead_letter_table_once() {
             "SELECT id, _rescued_data FROM bronze.rescued ORDER BY id"
         ),
         "id,_rescued_data\n1,\n,\"{\"\"id\"\": 2\"\n"
+    ); // A value that does not fit its column is rescued with its file; the rest of the record loads.
+    let rescue = "COPY INTO bronze.fitted FROM 'landing/' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true', 'mode' = 'PERMISSIVE', 'rescuedDataColumn' = 'rescued')";
+    run_ok(lakeshell(dir).args([
+        "-q",
+        "-c",
+        "CREATE TABLE bronze.fitted (id BIGINT, amount DOUBLE, rescued STRING)",
+    ]));
+    assert_eq!(copied(dir, rescue), "bronze.fitted,2,0,5,0,1");
+    assert_eq!(
+        csv(
+            dir,
+            "SELECT id, amount, regexp_replace(rescued, '\"file://[^\"]*/', '\"') AS rescued FROM bronze.fitted ORDER BY id NULLS LAST"
+        ),
+        "id,amount,rescued\n1,10.5,\n3,,\"{\"\"_file_path\"\":\"\"a.csv\"\",\"\"amount\"\":\"\"abc\"\"}\"\n4,4.5,\n5,5.0,\n,,\"2,20,extra\"\n"
     );
 }
 
