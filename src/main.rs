@@ -7,7 +7,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[allow(clippy::print_stderr)] // the one message printed before lakeshell can print it
-fn main() -> std::process::ExitCode {
+fn main() {
     // Errors from the Delta kernel carry a captured backtrace in their message when
     // RUST_BACKTRACE is set; a user's error line never shows one. Panics still honour
     // RUST_BACKTRACE. Set before any other thread starts.
@@ -22,9 +22,12 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
-            return std::process::ExitCode::from(2);
+            std::process::exit(2);
         }
     };
     let code = runtime.block_on(lakeshell::cli::run(cli));
-    std::process::ExitCode::from(code as u8)
+    // Exit with the runtime still up: shutting it down races the Delta kernel's executor
+    // thread, which then panics on its closed channel and prints a panic after the error line.
+    // `exit` flushes stdout.
+    std::process::exit(i32::from(code as u8))
 }

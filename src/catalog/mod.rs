@@ -20,7 +20,7 @@ use std::sync::Arc;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::delta::AsOf;
@@ -136,9 +136,64 @@ pub async fn open_delta(url: &Url, options: &StorageOptions) -> Result<DeltaTabl
         Ok(table) => Ok(table),
         Err(e) => match is_delta_table(url, options).await {
             Ok(false) => Err(LakeError::NotDelta(display_url(url))),
-            _ => Err(e.into()),
+            _ => {
+                let err = LakeError::from(e);
+                // The kernel's JSON and Parquet errors do not say which file of the log they
+                // came from; find it.
+                let text = err.to_string();
+                if let Some(file) = damaged_log_file(url, options, &text).await {
+                    return Err(LakeError::Delta(deltalake::DeltaTableError::Generic(
+                        format!("{text} (in {file})"),
+                    )));
+                }
+                Err(err)
+            }
         },
     }
+}
+
+/// The log file a load failed on, from the error's kind: for a JSON error, the first commit
+/// after the newest checkpoint that is not one JSON object per line; for a Parquet error, the
+/// newest checkpoint.
+async fn damaged_log_file(url: &Url, options: &StorageOptions, error: &str) -> Option<String> {
+    let json = error.contains("Json error") || error.contains("JSON");
+    let parquet = error.contains("Parquet error");
+    if !json && !parquet {
+        return None;
+    }
+    let (store, path) = open_store(url, options).ok()?;
+    let log = path.clone().join("_delta_log");
+    let metas: Vec<object_store::ObjectMeta> = store.list(Some(&log)).try_collect().await.ok()?;
+    let version = |n: &str| n.get(..20).and_then(|v| v.parse::<u64>().ok());
+    let checkpoint = metas
+        .iter()
+        .filter_map(|m| m.location.filename().map(str::to_string))
+        .filter(|n| n.contains(".checkpoint.") && n.ends_with(".parquet"))
+        .max();
+    if parquet {
+        return checkpoint.map(|n| format!("_delta_log/{n}"));
+    }
+    let from = checkpoint.as_deref().and_then(version).unwrap_or(0);
+    let mut commits: Vec<&object_store::ObjectMeta> = metas
+        .iter()
+        .filter(|m| {
+            m.location
+                .filename()
+                .is_some_and(|n| n.len() == 25 && n.ends_with(".json") && version(n) >= Some(from))
+        })
+        .collect();
+    commits.sort_by_key(|m| m.location.clone());
+    for m in commits {
+        let bytes = store.get(&m.location).await.ok()?.bytes().await.ok()?;
+        let bad = String::from_utf8_lossy(&bytes).lines().any(|l| {
+            !l.trim().is_empty()
+                && !serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object())
+        });
+        if bad {
+            return m.location.filename().map(|n| format!("_delta_log/{n}"));
+        }
+    }
+    None
 }
 
 /// The table at `entry`, built but not loaded (a local folder is made for it).

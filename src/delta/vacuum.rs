@@ -4,6 +4,9 @@
 //! `lakeshell.vacuum.retention_check = false`, as Databricks'
 //! `spark.databricks.delta.retentionDurationCheck.enabled` does.
 //!
+//! VACUUM deletes removed files past the retention, and files that no version references (a
+//! killed write's) once they are past it and at least [`IN_FLIGHT_HOURS`] old.
+//!
 //! The plan is made once ([`plan`]: delta-rs's dry run, narrowed to the files that still
 //! exist), and the files it lists are exactly the files deleted ([`execute`]): a VACUUM START
 //! commit first, then the deletes, then VACUUM END, which records a failure too. The START
@@ -11,6 +14,7 @@
 //! ([`super::commit_check`]).
 
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::operations::vacuum::VacuumMode;
 use deltalake::protocol::DeltaOperation;
 use deltalake::table::config::TablePropertiesExt;
 use deltalake::DeltaTable;
@@ -21,6 +25,10 @@ use serde_json::json;
 
 use super::{commit_metadata, on_table, Commit, Retry};
 use crate::error::{LakeError, Result};
+
+/// How old a file that no version references must be before VACUUM deletes it, whatever the
+/// retention: younger, it may belong to a write still in flight.
+pub const IN_FLIGHT_HOURS: f64 = 1.0;
 
 /// What VACUUM deleted (or would delete, in a dry run).
 #[derive(Debug, Clone)]
@@ -77,19 +85,32 @@ pub async fn plan(
             name
         )));
     }
-    let retention = chrono::Duration::milliseconds((hours * 3_600_000.0) as i64);
-    let (_, candidates) = table
-        .clone()
-        .vacuum()
-        .with_retention_period(retention)
-        .with_enforce_retention_duration(false)
-        .with_dry_run(true)
+    let dry_run = |hours: f64, mode: VacuumMode| {
+        table
+            .clone()
+            .vacuum()
+            .with_retention_period(chrono::Duration::milliseconds((hours * 3_600_000.0) as i64))
+            .with_enforce_retention_duration(false)
+            .with_mode(mode)
+            .with_dry_run(true)
+    };
+    // Removed files past the retention, and files no version ever referenced (left by a write
+    // that was killed or failed) once they are past it and at least IN_FLIGHT_HOURS old, so a
+    // write still running never loses the files it has not committed yet.
+    let (_, removed) = dry_run(hours, VacuumMode::Lite)
         .await
         .map_err(on_table(name))?;
+    let (_, unreferenced) = dry_run(hours.max(IN_FLIGHT_HOURS), VacuumMode::Full)
+        .await
+        .map_err(on_table(name))?;
+    let mut candidates = removed.files_deleted;
+    candidates.extend(unreferenced.files_deleted);
+    candidates.sort();
+    candidates.dedup();
     // delta-rs lists every tombstone past retention, including files an earlier VACUUM already
     // deleted: keep those that exist, with their sizes.
     let store = table.log_store().object_store(None);
-    let files = futures::stream::iter(candidates.files_deleted)
+    let files = futures::stream::iter(candidates)
         .map(|f| {
             let store = store.clone();
             async move {

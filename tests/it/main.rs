@@ -14,6 +14,8 @@
 //! - `ingest`: COPY INTO, each file once (local disk, S3, two loads at once).
 //! - `docs`: `lakeshell docs` rendered in headless Chromium.
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
+//! - `crashes`: writes killed with SIGKILL at random points: a committed version, nothing lost.
+//! - `damaged`: 30+ damaged tables through every statement family: one line, nothing changed.
 
 #![allow(
     clippy::unwrap_used,
@@ -29,6 +31,8 @@ mod cli;
 mod common;
 mod concurrency;
 mod corpus;
+mod crashes;
+mod damaged;
 mod docs;
 mod ingest;
 mod interop;

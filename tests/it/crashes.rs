@@ -1,0 +1,417 @@
+//! kill -9 during writes (the reliability campaign's first part): each write statement runs in
+//! the real binary on a copy of a small partitioned table and is killed at a random point of its
+//! run. Afterwards the table opens in lakeshell, delta-rs and DuckDB at a committed version with
+//! exactly that version's rows, the next write succeeds, and what the killed write left behind
+//! is orphan files that VACUUM removes (once they are older than the hour that protects writes
+//! in flight).
+//!
+//! `LAKESHELL_RELIABILITY_TRIALS` sets the trials per statement (2 here; `reliability/run` runs
+//! 25, 200 in all), `LAKESHELL_RELIABILITY_SEED` the random seed, and
+//! `LAKESHELL_RELIABILITY_REPORT=path` writes the figures as Markdown.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::common::{copy_dir, lakeshell, repo, run_ok, run_python, stderr, stdout};
+
+/// A statement killed mid-run, and the table it writes.
+struct Write {
+    name: &'static str,
+    sql: &'static str,
+    table: &'static str,
+}
+
+const WRITES: &[Write] = &[
+    Write {
+        name: "CTAS",
+        sql: "CREATE TABLE d.c PARTITIONED BY (p) AS SELECT * FROM d.k",
+        table: "d.c",
+    },
+    Write {
+        name: "INSERT",
+        sql: "INSERT INTO d.k SELECT id + 100000, p, amount FROM d.k",
+        table: "d.k",
+    },
+    Write {
+        name: "MERGE",
+        sql: "MERGE INTO d.k AS t USING (SELECT id, p, amount * 2 AS amount FROM d.k WHERE id % 3 = 0 UNION ALL SELECT id + 500000, p, amount FROM d.k WHERE id < 200) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET amount = s.amount WHEN NOT MATCHED THEN INSERT *",
+        table: "d.k",
+    },
+    Write {
+        name: "UPDATE",
+        sql: "UPDATE d.k SET amount = amount + 1 WHERE id % 2 = 0",
+        table: "d.k",
+    },
+    Write {
+        name: "DELETE",
+        sql: "DELETE FROM d.k WHERE id % 5 = 0",
+        table: "d.k",
+    },
+    Write {
+        name: "OPTIMIZE",
+        sql: "OPTIMIZE d.k",
+        table: "d.k",
+    },
+    Write {
+        name: "VACUUM",
+        sql: "SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM d.k RETAIN 0 HOURS",
+        table: "d.k",
+    },
+    Write {
+        name: "COPY INTO",
+        sql: "COPY INTO d.k FROM 'landing/' FILEFORMAT = CSV FORMAT_OPTIONS ('header' = 'true', 'inferSchema' = 'true')",
+        table: "d.k",
+    },
+];
+
+/// A small deterministic random source (xorshift), seeded per run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// The base: `d.k` written in several commits (many small files, removed files for VACUUM) and
+/// a landing folder for COPY INTO.
+fn base(root: &Path) -> PathBuf {
+    let base = root.join("base");
+    fs::create_dir_all(base.join("landing")).unwrap();
+    let mut csv = String::from("id,p,amount\n");
+    for i in 0..2000 {
+        csv.push_str(&format!("{},{},{}.5\n", 900000 + i, i % 4, i));
+    }
+    fs::write(base.join("landing/new.csv"), csv).unwrap();
+    let mut sql = vec![
+        "CREATE TABLE d.k (id BIGINT, p BIGINT, amount DOUBLE) PARTITIONED BY (p)".to_string(),
+    ];
+    for n in 0..6 {
+        sql.push(format!(
+            "INSERT INTO d.k SELECT {n} * 10000 + value, value % 4, value * 1.5 FROM generate_series(1, 3000)"
+        ));
+    }
+    sql.push("DELETE FROM d.k WHERE id % 7 = 0".into());
+    run_ok(lakeshell(&base).args(["-q", "-c", &sql.join("; ")]));
+    base
+}
+
+/// `table`'s rows as lakeshell reads them (sorted `id,p,amount` lines), and its version; None
+/// when there is no such table.
+fn rows(dir: &Path, table: &str) -> Option<(u64, String)> {
+    let out = lakeshell(dir)
+        .args([
+            "-f",
+            "csv",
+            "-c",
+            &format!("SELECT id, p, amount FROM {table} ORDER BY id"),
+        ])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let err = stderr(&out);
+        assert!(
+            err.contains("table not found") || err.contains("not a Delta table"),
+            "{table} does not open: {err}"
+        );
+        return None;
+    }
+    let v = stdout(&run_ok(lakeshell(dir).args([
+        "-f",
+        "csv",
+        "-c",
+        &format!("DESCRIBE HISTORY {table} LIMIT 1"),
+    ])));
+    let version = v
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    Some((version, stdout(&out)))
+}
+
+/// The table's rows as delta-rs and DuckDB read them, as `id,p,amount` lines sorted by id, and
+/// the version delta-rs opened.
+fn peer_rows(path: &Path) -> (u64, String, String) {
+    let script = repo().join("tests/peers.py");
+    let got: serde_json::Value = serde_json::from_str(&run_python(&[
+        script.to_str().unwrap(),
+        "read",
+        path.to_str().unwrap(),
+        "id,p,amount",
+    ]))
+    .unwrap();
+    let lines = |v: &serde_json::Value| -> String {
+        let mut rows: Vec<(i64, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let r = r.as_array().unwrap();
+                let s = |i: usize| r[i].as_str().unwrap_or("").to_string();
+                (s(0).parse().unwrap(), format!("{},{},{}", s(0), s(1), s(2)))
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|(_, l)| l + "\n").collect()
+    };
+    (
+        got["version"].as_u64().unwrap(),
+        lines(&got["deltalake"]),
+        lines(&got["duckdb"]),
+    )
+}
+
+/// Data files under a table folder (not its log).
+fn data_files(table: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![table.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == "_delta_log") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p);
+            }
+        }
+    }
+    out
+}
+
+/// The data files the table's current version reads, as delta-rs lists them.
+fn live_files(path: &Path) -> BTreeSet<PathBuf> {
+    let code = "import sys\nfrom deltalake import DeltaTable\nprint('\\n'.join(DeltaTable(sys.argv[1]).file_uris()))";
+    let out = run_python(&["-c", code, path.to_str().unwrap()]);
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let l = l.trim().trim_start_matches("file://");
+            PathBuf::from(l.replace("%3D", "="))
+        })
+        .collect()
+}
+
+/// Makes every data file of `table` look `by` older.
+fn age(table: &Path, by: Duration) {
+    let then = std::time::SystemTime::now() - by;
+    for f in data_files(table) {
+        fs::File::options()
+            .append(true)
+            .open(&f)
+            .and_then(|h| h.set_modified(then))
+            .unwrap();
+    }
+}
+
+/// Data files no version of the table reads now, relative to the table folder.
+fn unread(table: &Path) -> BTreeSet<PathBuf> {
+    let live = live_files(table);
+    data_files(table)
+        .difference(&live)
+        .filter_map(|p| p.strip_prefix(table).ok().map(Path::to_path_buf))
+        .collect()
+}
+
+#[derive(Default)]
+struct Tally {
+    trials: usize,
+    killed_before_commit: usize,
+    killed_after_commit: usize,
+    finished: usize,
+    orphans_left: usize,
+    problems: Vec<String>,
+}
+
+#[test]
+fn kill_9_during_writes_leaves_a_committed_version() {
+    let per = std::env::var("LAKESHELL_RELIABILITY_TRIALS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2u64);
+    let seed = std::env::var("LAKESHELL_RELIABILITY_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    let mut rng = Rng(seed);
+    let root = tempfile::tempdir().unwrap();
+    let base = base(root.path());
+    // The base's own removed files (its DELETE's): not what a killed write left.
+    let base_unread = unread(&base.join("lakehouse/d/k"));
+    let mut tally = Tally::default();
+    let mut lines = Vec::new();
+    for (wi, w) in WRITES.iter().enumerate() {
+        // The reference: the statement run to its end on a copy, timed; its rows after.
+        let reference = root.path().join(format!("ref{wi}"));
+        copy_dir(&base, &reference);
+        let before = rows(&reference, w.table);
+        let started = Instant::now();
+        run_ok(lakeshell(&reference).args(["-q", "-c", w.sql]));
+        let took = started.elapsed();
+        let after = rows(&reference, w.table).expect("the table after the write");
+        let mut outcomes = [0usize; 3];
+        for trial in 0..per {
+            let work = root.path().join(format!("w{wi}-{trial}"));
+            copy_dir(&base, &work);
+            let at = Duration::from_micros(rng.below(took.as_micros() as u64 + 1));
+            let mut child = lakeshell(&work)
+                .args(["-q", "-c", w.sql])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(at);
+            let _ = child.kill(); // SIGKILL
+            let status = child.wait().unwrap();
+            tally.trials += 1;
+            let table_dir = work.join("lakehouse").join(w.table.replace('.', "/"));
+            let mut problem = |what: String| {
+                tally.problems.push(format!(
+                    "{} trial {trial} (killed at {at:?}, seed {seed}): {what}",
+                    w.name
+                ))
+            };
+            let mut now = rows(&work, w.table);
+            // Before the commit: the version before. After it: the version the write made (or,
+            // for a write that changes no rows, such as VACUUM's start and end commits, any
+            // version between).
+            let same_rows = before.as_ref().map(|b| &b.1) == Some(&after.1);
+            let which = match (&now, &before) {
+                (None, None) => 0,
+                (Some(n), Some(b)) if n == b => 0,
+                (Some(n), _) if *n == after => 1,
+                (Some(n), Some(b)) if same_rows && n.1 == after.1 && b.0 < n.0 && n.0 < after.0 => {
+                    1
+                }
+                (Some(n), _) => {
+                    problem(format!(
+                        "version {} has rows of neither the version before nor after",
+                        n.0
+                    ));
+                    continue;
+                }
+                (None, Some(_)) => {
+                    problem("the table no longer opens".into());
+                    continue;
+                }
+            };
+            if now.is_none() {
+                // A CTAS killed before its commit: running it again succeeds.
+                let again = lakeshell(&work).args(["-q", "-c", w.sql]).output().unwrap();
+                if !again.status.success() {
+                    problem(format!("the write run again fails: {}", stderr(&again)));
+                }
+                now = rows(&work, w.table);
+                if now.as_ref() != Some(&after) {
+                    problem("the write run again has other rows".into());
+                }
+            }
+            if status.success() {
+                tally.finished += 1;
+                outcomes[2] += 1;
+            } else if which == 0 {
+                tally.killed_before_commit += 1;
+                outcomes[0] += 1;
+            } else {
+                tally.killed_after_commit += 1;
+                outcomes[1] += 1;
+            }
+            if let Some((v, mine)) = &now {
+                let (pv, by_delta_rs, by_duckdb) = peer_rows(&table_dir);
+                if pv != *v {
+                    problem(format!("delta-rs opens version {pv}, lakeshell {v}"));
+                }
+                let mine: String = mine.lines().skip(1).map(|l| format!("{l}\n")).collect();
+                if by_delta_rs != mine {
+                    problem("delta-rs reads other rows".into());
+                }
+                if by_duckdb != mine {
+                    problem("DuckDB reads other rows".into());
+                }
+                // What the killed write left: orphans only, which VACUUM removes.
+                let orphans = unread(&table_dir);
+                tally.orphans_left += orphans.difference(&base_unread).count();
+                let next = lakeshell(&work)
+                    .args([
+                        "-q",
+                        "-c",
+                        &format!("INSERT INTO {} VALUES (-1, 0, 0.0)", w.table),
+                    ])
+                    .output()
+                    .unwrap();
+                if !next.status.success() {
+                    problem(format!("the next write fails: {}", stderr(&next)));
+                }
+                // The night's VACUUM, hours later: what a killed write left is past the window
+                // that protects writes in flight.
+                age(&table_dir, Duration::from_secs(2 * 3600));
+                let vacuum = lakeshell(&work)
+                    .args([
+                        "-q",
+                        "-c",
+                        &format!("SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM {} RETAIN 0 HOURS", w.table),
+                    ])
+                    .output()
+                    .unwrap();
+                if !vacuum.status.success() {
+                    problem(format!("VACUUM fails: {}", stderr(&vacuum)));
+                }
+                let left = unread(&table_dir);
+                if !left.is_empty() {
+                    problem(format!("VACUUM leaves files no version reads: {left:?}"));
+                }
+            }
+            fs::remove_dir_all(&work).unwrap();
+        }
+        lines.push(format!(
+            "| {} | {} | {:.0} ms | {} | {} | {} |",
+            w.name,
+            per,
+            took.as_secs_f64() * 1000.0,
+            outcomes[0],
+            outcomes[1],
+            outcomes[2]
+        ));
+    }
+    if let Ok(path) = std::env::var("LAKESHELL_RELIABILITY_REPORT") {
+        let text = format!(
+            "## kill -9 during writes (local disk)\n\nSeed {seed}. {} trials: {} killed before their commit (the table at the version before), {} killed after it (the version after), {} finished before the kill; {} orphan files left by killed writes, all removed by VACUUM; {} problems.\n\n| statement | trials | uninterrupted run | killed before commit | killed after commit | finished |\n|---|---|---|---|---|---|\n{}\n{}",
+            tally.trials,
+            tally.killed_before_commit,
+            tally.killed_after_commit,
+            tally.finished,
+            tally.orphans_left,
+            tally.problems.len(),
+            lines.join("\n"),
+            tally.problems.iter().map(|p| format!("\n- {p}")).collect::<String>()
+        );
+        fs::write(path, text).unwrap();
+    }
+    assert!(
+        tally.problems.is_empty(),
+        "{} of {} trials:\n{}",
+        tally.problems.len(),
+        tally.trials,
+        tally.problems.join("\n")
+    );
+}
