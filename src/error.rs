@@ -128,7 +128,7 @@ pub enum LakeError {
         source: std::io::Error,
     },
     /// Rendering output failed.
-    #[error("output: {0}")]
+    #[error("{}", one_line(&.0.to_string()))]
     Arrow(#[source] datafusion::arrow::error::ArrowError),
     /// Configuration file could not be read or parsed.
     #[error("config: {0}")]
@@ -224,6 +224,22 @@ impl LakeError {
             action: "write",
             path: Some(path.into()),
             source,
+        }
+    }
+
+    /// True when the error is output's reader going away (`lakeshell -c ... | head`): not an
+    /// error, the output simply stops. Writers that wrap the I/O error (the CSV writer) keep
+    /// only its text.
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            LakeError::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+            LakeError::At { source, .. }
+            | LakeError::OnTable { source, .. }
+            | LakeError::OnStore { source, .. } => source.is_broken_pipe(),
+            LakeError::Arrow(_) | LakeError::DataFusion(_) => {
+                self.to_string().contains("Broken pipe (os error 32)")
+            }
+            _ => false,
         }
     }
 

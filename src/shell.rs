@@ -333,6 +333,7 @@ impl Shell {
             match self.run_piece(piece).await {
                 Ok((_, Next::Quit)) => return Ok((Next::Quit, failures)),
                 Ok((_, Next::Continue)) => {}
+                Err(e) if e.is_broken_pipe() => return Ok((Next::Quit, failures)),
                 Err(e) => {
                     let e = e.at(origin(source, piece));
                     if !continue_on_error {

@@ -249,7 +249,7 @@ impl Settings {
 pub async fn run(cli: Cli) -> i32 {
     match run_inner(cli).await {
         Ok(code) => code,
-        Err(LakeError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
             output::print_error(&mut std::io::stderr(), &e);
             e.exit_code()

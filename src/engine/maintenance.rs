@@ -385,6 +385,25 @@ impl Engine {
         let entry = self.entry_for(table).await?;
         let fields = self.struct_fields(cols).await?;
         let table = self.warehouse.open(&entry).await?;
+        let schema = table
+            .snapshot()
+            .map_err(crate::delta::on_table(&entry.name))?
+            .snapshot()
+            .arrow_schema();
+        for f in &fields {
+            if let Some(have) = schema
+                .fields()
+                .iter()
+                .find(|h| h.name().eq_ignore_ascii_case(f.name()))
+            {
+                return Err(LakeError::BadStatement(format!(
+                    "ALTER TABLE {}: the table already has a column {} ({}); add a column of another name",
+                    entry.name,
+                    have.name(),
+                    have.data_type()
+                )));
+            }
+        }
         Ok(Outcome::Write(
             columns::add(table, commit(&entry, sql), fields).await?,
         ))

@@ -686,3 +686,29 @@ fn diff_summarize_and_chart_at_the_prompt() {
         stderr(&none)
     );
 }
+
+/// `lakeshell -c "EXPLAIN ..." | head -3`: a reader that closes the pipe early is not an error.
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    let d = tmp();
+    for sql in [
+        "EXPLAIN SELECT * FROM generate_series(1, 10) AS t(x) WHERE x > 2",
+        "SELECT * FROM generate_series(1, 2000000)",
+    ] {
+        let mut child = lakeshell(d.path())
+            .args(["-f", "csv", "-c", sql])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        assert!(!first.is_empty());
+        drop(out);
+        let done = child.wait_with_output().unwrap();
+        assert_eq!(done.status.code(), Some(0), "{sql}: {}", stderr(&done));
+        assert_eq!(stderr(&done), "", "{sql}");
+    }
+}

@@ -15,6 +15,7 @@
 //! - `docs`: `lakeshell docs` rendered in headless Chromium.
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
 //! - `crashes`: writes killed with SIGKILL at random points: a committed version, nothing lost.
+//! - `fuzz`: generated statements of every family: no panic, no hang, one-line errors.
 //! - `damaged`: 30+ damaged tables through every statement family: one line, nothing changed.
 
 #![allow(
@@ -34,6 +35,7 @@ mod corpus;
 mod crashes;
 mod damaged;
 mod docs;
+mod fuzz;
 mod ingest;
 mod interop;
 mod maintenance;
