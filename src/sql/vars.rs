@@ -37,12 +37,16 @@ impl Vars {
     }
 
     /// Replaces every `${name}` in `text`. `$$` and `$1` are left alone: only the braced form is a
-    /// variable.
+    /// variable. Inside a quoted string (`'${day}'`) the value stays a value: its quotes are
+    /// doubled, so it cannot end the string and inject SQL; elsewhere it is SQL text (a number,
+    /// a name), as in dbt's templating.
     pub fn substitute(&self, text: &str) -> Result<String> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
+        let mut quotes = Quotes::default();
         while let Some(pos) = rest.find("${") {
             out.push_str(&rest[..pos]);
+            quotes.scan(&rest[..pos]);
             let after = &rest[pos + 2..];
             let Some(end) = after.find('}') else {
                 return Err(LakeError::Parse("unterminated ${ in statement".into()));
@@ -57,11 +61,59 @@ impl Vars {
             if super::redact::is_secret_key(name) {
                 crate::error::remember_secret(&value);
             }
-            out.push_str(&value);
+            if quotes.in_string() {
+                out.push_str(&value.replace('\'', "''"));
+            } else {
+                out.push_str(&value);
+            }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
         Ok(out)
+    }
+}
+
+/// Where a scan of SQL text is: in a single-quoted string, a double-quoted name, a comment.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Quotes {
+    #[default]
+    Code,
+    Str,
+    Name,
+    LineComment,
+    BlockComment,
+}
+
+impl Quotes {
+    /// Moves the state over `text`.
+    fn scan(&mut self, text: &str) {
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            *self = match (*self, c) {
+                (Quotes::Code, '\'') => Quotes::Str,
+                (Quotes::Code, '"') => Quotes::Name,
+                (Quotes::Code, '-') if chars.peek() == Some(&'-') => {
+                    chars.next();
+                    Quotes::LineComment
+                }
+                (Quotes::Code, '/') if chars.peek() == Some(&'*') => {
+                    chars.next();
+                    Quotes::BlockComment
+                }
+                (Quotes::Str, '\'') | (Quotes::Name, '"') | (Quotes::LineComment, '\n') => {
+                    Quotes::Code
+                }
+                (Quotes::BlockComment, '*') if chars.peek() == Some(&'/') => {
+                    chars.next();
+                    Quotes::Code
+                }
+                (state, _) => state,
+            };
+        }
+    }
+
+    fn in_string(self) -> bool {
+        self == Quotes::Str
     }
 }
 
@@ -115,6 +167,26 @@ impl Vars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_in_a_string_cannot_end_it() {
+        let vars = Vars::new(HashMap::from([(
+            "name".to_string(),
+            "x' OR '1' = '1".to_string(),
+        )]));
+        assert_eq!(
+            vars.substitute("SELECT * FROM t WHERE a = '${name}' -- '${name}'")
+                .unwrap(),
+            "SELECT * FROM t WHERE a = 'x'' OR ''1'' = ''1' -- 'x' OR '1' = '1'"
+        );
+        // Outside quotes it is SQL text, as documented: a number, a name.
+        let vars = Vars::new(HashMap::from([("n".to_string(), "3".to_string())]));
+        assert_eq!(
+            vars.substitute("SELECT 'it''s', ${n} FROM \"a'b\" WHERE x = '${n}'")
+                .unwrap(),
+            "SELECT 'it''s', 3 FROM \"a'b\" WHERE x = '3'"
+        );
+    }
 
     #[test]
     fn substitutes_flags_before_environment() {

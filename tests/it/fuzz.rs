@@ -3,7 +3,7 @@
 //! with data, some of them cut short or with a token changed. Every statement must end (no
 //! hang) without a panic, with a result or a one-line error.
 //!
-//! `LAKESHELL_FUZZ_STATEMENTS` sets the count (2,000 here; `reliability/run` runs 20,000),
+//! `LAKESHELL_FUZZ_STATEMENTS` sets the count (2,000 here; `reliability/run` runs 10,000),
 //! `LAKESHELL_RELIABILITY_SEED` the seed, `LAKESHELL_RELIABILITY_REPORT=path` writes the figures.
 
 use std::collections::BTreeMap;

@@ -16,6 +16,7 @@
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
 //! - `crashes`: writes killed with SIGKILL at random points: a committed version, nothing lost.
 //! - `fuzz`: generated statements of every family: no panic, no hang, one-line errors.
+//! - `security`: `${var}` values stay values in strings; nothing is written outside a table.
 //! - `damaged`: 30+ damaged tables through every statement family: one line, nothing changed.
 
 #![allow(
@@ -44,5 +45,6 @@ mod pruning;
 mod quickstart;
 mod races;
 mod s3;
+mod security;
 mod slt;
 mod stores;
