@@ -218,7 +218,8 @@ async fn open_vacuum(log_store: &dyn LogStore, read: u64) -> DeltaResult<Option<
 }
 
 /// Wraps every log store factory delta-rs has registered (local files, memory, S3, Azure,
-/// GCS) so that each log store it builds checks commits as described above. Runs once.
+/// GCS) so that each log store it builds checks commits as described above, and writes local
+/// tables durably. Runs once.
 pub fn install() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
@@ -245,6 +246,14 @@ impl LogStoreFactory for CheckedFactory {
         location: &Url,
         options: &StorageConfig,
     ) -> DeltaResult<Arc<dyn LogStore>> {
+        // Local tables are written durably (see [`super::durable`]).
+        let (prefixed_store, root_store) = match location.to_file_path() {
+            Ok(dir) if location.scheme() == "file" => (
+                Arc::new(super::durable::Durable::new(prefixed_store, dir)) as ObjectStoreRef,
+                Arc::new(super::durable::Durable::new(root_store, "/".into())) as ObjectStoreRef,
+            ),
+            _ => (prefixed_store, root_store),
+        };
         let inner = self
             .inner
             .with_options(prefixed_store, root_store, location, options)?;

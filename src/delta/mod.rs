@@ -17,6 +17,7 @@ pub mod constraints;
 pub mod convert;
 pub mod create;
 pub mod delete;
+pub mod durable;
 pub mod fsck;
 pub mod history;
 pub mod merge;

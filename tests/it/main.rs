@@ -17,6 +17,7 @@
 //! - `crashes`: writes killed with SIGKILL at random points: a committed version, nothing lost.
 //! - `fuzz`: generated statements of every family: no panic, no hang, one-line errors.
 //! - `security`: `${var}` values stay values in strings; nothing is written outside a table.
+//! - `durability`: under strace, no local commit is acknowledged without its fsyncs.
 //! - `damaged`: 30+ damaged tables through every statement family: one line, nothing changed.
 
 #![allow(
@@ -36,6 +37,7 @@ mod corpus;
 mod crashes;
 mod damaged;
 mod docs;
+mod durability;
 mod fuzz;
 mod ingest;
 mod interop;
