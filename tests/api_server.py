@@ -20,13 +20,17 @@ Routes (all GET unless said):
   /oauth/calls?page=                 as /v2/calls, behind the OAuth2 token
   /oauth/expiring?page=              the same, each token good for one page (then 401)
   /oauth/refuses                     401 to every token
+  /drops?page=                       each page's first try loses its connection
+  /stalls?page=                      each page's first try answers after 3 s
   /hits                              how many requests each route has had (JSON)
 Bearer token: "calls-token"; OAuth2 client: id "calls-id", secret "calls-secret".
 """
 
 import argparse
 import json
+import socket
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -46,6 +50,8 @@ HITS = {}
 ISSUED = set()
 USED = set()
 SEEN_FLAKY = {}
+SEEN_DROPS = {}
+SEEN_STALLS = {}
 
 
 def page_of(items, page, size):
@@ -147,6 +153,24 @@ class Api(BaseHTTPRequestHandler):
             if n == 1:
                 return self.send(429, {"error": "slow down"}, [("Retry-After", "1")])
             return self.send(200, {"data": page_of(CALLS, page, 10), "meta": {"pages": 3}})
+        if path == "/drops":
+            # The first try of each page loses its connection before any answer.
+            with LOCK:
+                n = SEEN_DROPS.get(page, 0)
+                SEEN_DROPS[page] = n + 1
+            if n == 0:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            return self.send(200, {"data": page_of(CALLS, page, 10)})
+        if path == "/stalls":
+            # The first try of each page answers after 3 s, past a 1 s timeout.
+            with LOCK:
+                n = SEEN_STALLS.get(page, 0)
+                SEEN_STALLS[page] = n + 1
+            if n == 0:
+                time.sleep(3)
+            return self.send(200, {"data": page_of(CALLS, page, 10)})
         if path == "/down":
             return self.send(503, {"error": "down"})
         if path == "/forever":

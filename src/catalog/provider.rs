@@ -33,10 +33,81 @@ pub async fn provider_of(
     table: &deltalake::DeltaTable,
     name: &str,
 ) -> Result<Arc<dyn TableProvider>> {
-    table
+    let inner = table
         .table_provider()
         .await
-        .map_err(|e| DataFusionError::Context(name.to_string(), Box::new(e)))
+        .map_err(|e| DataFusionError::Context(name.to_string(), Box::new(e)))?;
+    Ok(Arc::new(FiltersKept { inner }))
+}
+
+/// A Delta scan whose filters DataFusion also applies above it. delta-rs declares filters on
+/// partition columns Exact and answers them from the partition values, and its kernel keeps
+/// every file for some of them, such as `(region = 'eu') IS NULL`: DataFusion then dropped the
+/// filter and counted every row (found by the logic checks in `tests/it/logic.rs`). As Inexact
+/// filters they still prune files; the rows are filtered again, which is cheap.
+#[derive(Debug)]
+struct FiltersKept {
+    inner: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl TableProvider for FiltersKept {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        self.inner.table_type()
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        self.inner.get_table_definition()
+    }
+
+    fn get_logical_plan(
+        &self,
+    ) -> Option<std::borrow::Cow<'_, datafusion::logical_expr::LogicalPlan>> {
+        self.inner.get_logical_plan()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::logical_expr::Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&datafusion::logical_expr::Expr],
+    ) -> Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        use datafusion::logical_expr::TableProviderFilterPushDown as P;
+        Ok(self
+            .inner
+            .supports_filters_pushdown(filters)?
+            .into_iter()
+            .map(|p| match p {
+                P::Exact => P::Inexact,
+                other => other,
+            })
+            .collect())
+    }
+
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        self.inner.statistics()
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        input: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        op: datafusion::logical_expr::dml::InsertOp,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.insert_into(state, input, op).await
+    }
 }
 
 /// Views and non-Delta external tables (`CREATE VIEW`, `CREATE EXTERNAL TABLE ... STORED AS

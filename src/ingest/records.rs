@@ -38,6 +38,9 @@ pub(crate) struct Records {
 /// The values of a record that did not fit their columns: column name to text.
 pub(crate) type Rescued = serde_json::Map<String, serde_json::Value>;
 
+/// A record loaded with its misfits NULL (one row), and the misfits.
+pub(crate) type RescuedRow = (RecordBatch, Rescued);
+
 /// How a CSV file is written.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CsvDialect {
@@ -224,7 +227,7 @@ impl Records {
     pub(crate) fn decode_rescuing(
         &mut self,
         schema: &SchemaRef,
-    ) -> Result<(Vec<RecordBatch>, Vec<(RecordBatch, Rescued)>)> {
+    ) -> Result<(Vec<RecordBatch>, Vec<RescuedRow>)> {
         let before = self.rejected.len();
         let batches = self.decode(schema)?;
         let misfits = self.rejected.split_off(before);
@@ -239,7 +242,7 @@ impl Records {
     }
 
     /// `record` with its values that do not fit `schema` as NULLs, and those values.
-    fn rescue(&self, schema: &SchemaRef, record: &str) -> Option<(RecordBatch, Rescued)> {
+    fn rescue(&self, schema: &SchemaRef, record: &str) -> Option<RescuedRow> {
         let fits = |f: &Field| {
             self.decode_some(
                 &Arc::new(Schema::new(vec![f.clone()])),

@@ -113,6 +113,19 @@ fn read_api_retries_throttling_and_names_what_failed() {
         stdout(&out).trim().parse().unwrap()
     };
     assert_eq!(hits("/flaky"), 9, "three tries for each of three pages");
+    // A dropped connection and a timeout are retried too.
+    for (route, extra) in [("/drops", ""), ("/stalls", ", timeout_s => 1")] {
+        assert_eq!(
+            csv(dir, &format!("SELECT id FROM read_api('{b}{route}', records => '$.data', pagination => 'page'{extra}) ORDER BY id")),
+            ids(25),
+            "{route}"
+        );
+        assert_eq!(
+            hits(route),
+            8,
+            "{route}: two tries for each of four pages (the last empty)"
+        );
+    }
     // A server that stays down: retried max_retries times, then one line naming URL, page and
     // status; the CTAS around it commits nothing.
     let out = lakeshell(dir)

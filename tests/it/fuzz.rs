@@ -446,17 +446,15 @@ fn family_of(sql: &str) -> String {
             }
         }
         Some("INSERT") => 2,
-        Some("DESCRIBE" | "SHOW" | "SET" | "CREATE" | "DROP") => {
+        Some("DESCRIBE" | "SHOW" | "SET" | "CREATE" | "DROP")
             if words.get(1).is_some_and(|w| {
                 w.contains('.')
                     || w.starts_with("DATAFUSION")
                     || w.starts_with("SPARK")
                     || w.starts_with("LAKESHELL")
-            }) {
-                1
-            } else {
-                2
-            }
+            }) =>
+        {
+            1
         }
         Some("SUMMARIZE") => 1,
         _ => 2,

@@ -18,6 +18,7 @@
 //! - `fuzz`: generated statements of every family: no panic, no hang, one-line errors.
 //! - `security`: `${var}` values stay values in strings; nothing is written outside a table.
 //! - `durability`: under strace, no local commit is acknowledged without its fsyncs.
+//! - `logic`: ternary logic partitioning, with and without data skipping, against DuckDB.
 //! - `damaged`: 30+ damaged tables through every statement family: one line, nothing changed.
 
 #![allow(
@@ -41,6 +42,7 @@ mod durability;
 mod fuzz;
 mod ingest;
 mod interop;
+mod logic;
 mod maintenance;
 mod pipeline;
 mod pruning;
