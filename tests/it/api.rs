@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common::{csv, lakeshell, python, run_ok, stderr, stdout};
+use super::common::{csv, files_under, lakeshell, python, run_ok, stderr, stdout};
 
 pub struct ApiServer {
     child: Child,
@@ -404,20 +404,12 @@ INSERT INTO bronze.calls SELECT id FROM read_api('{b}/v2/calls', secret => 'wron
         csv(dir, "SELECT count(*) AS n FROM bronze.calls"),
         "n\n50\n"
     );
-    let mut stack = vec![dir.join("lakehouse")];
-    while let Some(p) = stack.pop() {
-        for e in std::fs::read_dir(&p).unwrap() {
-            let e = e.unwrap().path();
-            if e.is_dir() {
-                stack.push(e);
-            } else {
-                let bytes = std::fs::read(&e).unwrap();
-                outputs.push((
-                    e.display().to_string(),
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                ));
-            }
-        }
+    for f in files_under(&dir.join("lakehouse")) {
+        let bytes = std::fs::read(&f).unwrap();
+        outputs.push((
+            f.display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
     }
     for canary in ["calls-token", "calls-secret", "canary-literal-7", "oauth-1"] {
         for (name, text) in &outputs {

@@ -14,7 +14,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::common::{copy_dir, lakeshell, repo, run_ok, run_python, stderr, stdout};
+use super::common::{
+    campaign_count, campaign_seed, copy_dir, files_under, lakeshell, repo, run_ok, run_python,
+    stderr, stdout, Rng,
+};
 
 /// A statement killed mid-run, and the table it writes.
 struct Write {
@@ -65,20 +68,6 @@ const WRITES: &[Write] = &[
         table: "d.k",
     },
 ];
-
-/// A small deterministic random source (xorshift), seeded per run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// The base: `d.k` written in several commits (many small files, removed files for VACUUM) and
 /// a landing folder for COPY INTO.
@@ -175,22 +164,11 @@ fn peer_rows(path: &Path) -> (u64, String, String) {
 
 /// Data files under a table folder (not its log).
 fn data_files(table: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![table.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.file_name().is_some_and(|n| n == "_delta_log") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p);
-            }
-        }
-    }
-    out
+    let log = table.join("_delta_log");
+    files_under(table)
+        .into_iter()
+        .filter(|p| !p.starts_with(&log))
+        .collect()
 }
 
 /// The data files the table's current version reads, as delta-rs lists them.
@@ -239,20 +217,8 @@ struct Tally {
 
 #[test]
 fn kill_9_during_writes_leaves_a_committed_version() {
-    let per = std::env::var("LAKESHELL_RELIABILITY_TRIALS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2u64);
-    let seed = std::env::var("LAKESHELL_RELIABILITY_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let per = campaign_count("LAKESHELL_RELIABILITY_TRIALS", 2);
+    let seed = campaign_seed();
     let mut rng = Rng(seed);
     let root = tempfile::tempdir().unwrap();
     let base = base(root.path());
@@ -273,7 +239,7 @@ fn kill_9_during_writes_leaves_a_committed_version() {
         for trial in 0..per {
             let work = root.path().join(format!("w{wi}-{trial}"));
             copy_dir(&base, &work);
-            let at = Duration::from_micros(rng.below(took.as_micros() as u64 + 1));
+            let at = Duration::from_micros(rng.below(took.as_micros() as usize + 1) as u64);
             let mut child = lakeshell(&work)
                 .args(["-q", "-c", w.sql])
                 .stdout(std::process::Stdio::null())

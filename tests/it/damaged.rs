@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::common::{copy_dir, lakeshell, run_ok, stderr};
+use super::common::{copy_dir, files_under, lakeshell, run_ok, stderr};
 
 /// One damage: its name, the file its errors must name (if one file is damaged) and what it
 /// does to the table folder.
@@ -438,22 +438,18 @@ fn damages(table: &Path) -> Vec<Damage> {
 
 /// Every file under `dir`, with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
     if !dir.is_dir() {
-        if let Ok(b) = fs::read(dir) {
-            out.insert(dir.to_path_buf(), b);
-        }
-        return out;
+        return fs::read(dir)
+            .map(|b| BTreeMap::from([(dir.to_path_buf(), b)]))
+            .unwrap_or_default();
     }
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(snapshot(&p));
-        } else {
-            out.insert(p.clone(), fs::read(&p).unwrap());
-        }
-    }
-    out
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let b = fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect()
 }
 
 /// The figures of one run of the campaign.

@@ -7,24 +7,16 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::common::{bin, lakeshell, run_ok};
+use super::common::{bin, files_under, lakeshell, run_ok};
 
 fn parquet_files(dir: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet")
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "parquet")
                 && !p.to_string_lossy().contains("_delta_log")
-            {
-                out.insert(p);
-            }
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 #[test]

@@ -13,26 +13,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use lakeshell::engine::{ExecOptions, Outcome};
 
-use super::common::engine;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
+use super::common::{campaign_count, campaign_seed, engine, Rng};
 
 const COLUMNS: &[&str] = &["id", "region", "amount", "day", "note", "nope", "_metadata"];
 const TYPES: &[&str] = &[
@@ -471,20 +452,8 @@ fn family_of(sql: &str) -> String {
 
 #[test]
 fn generated_statements_of_every_family_never_panic_or_hang() {
-    let count: usize = std::env::var("LAKESHELL_FUZZ_STATEMENTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
-    let seed = std::env::var("LAKESHELL_RELIABILITY_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let count = campaign_count("LAKESHELL_FUZZ_STATEMENTS", 2000);
+    let seed = campaign_seed();
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("landing")).unwrap();
     std::fs::write(

@@ -8,20 +8,7 @@ use std::collections::HashMap;
 
 use lakeshell::engine::{ExecOptions, Outcome};
 
-use super::common::{engine, format_rows, py};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use super::common::{campaign_count, campaign_seed, engine, format_rows, py, Rng};
 
 /// A predicate over `id BIGINT, p STRING, amount DOUBLE, day DATE, note STRING` that DuckDB
 /// and lakeshell read alike.
@@ -67,20 +54,8 @@ async fn count(e: &lakeshell::engine::Engine, sql: &str) -> i64 {
 
 #[test]
 fn ternary_partitions_add_up_with_and_without_skipping_and_agree_with_duckdb() {
-    let n: usize = std::env::var("LAKESHELL_LOGIC_PREDICATES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(150);
-    let seed = std::env::var("LAKESHELL_RELIABILITY_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let n = campaign_count("LAKESHELL_LOGIC_PREDICATES", 150);
+    let seed = campaign_seed();
     let d = tempfile::tempdir().unwrap();
     let warehouse = d.path().join("lakehouse");
     let rt = tokio::runtime::Runtime::new().unwrap();

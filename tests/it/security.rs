@@ -2,26 +2,9 @@
 //! `${var}` values in quoted strings cannot inject SQL, and neither partition values nor table
 //! names can make lakeshell write outside the table's location.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::common::{csv, lakeshell, run_ok};
-
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
+use super::common::{csv, files_under, lakeshell, run_ok};
 
 #[test]
 fn a_var_in_a_quoted_string_stays_a_value() {
@@ -77,7 +60,7 @@ fn partition_values_and_table_names_stay_inside_the_table() {
         ),
     ]));
     let table = dir.join("lakehouse/d/p");
-    for f in files(dir) {
+    for f in files_under(dir) {
         assert!(
             f.starts_with(&table),
             "{} is outside the table",
@@ -105,7 +88,7 @@ fn partition_values_and_table_names_stay_inside_the_table() {
             .unwrap();
     }
     let warehouse = dir.join("lakehouse");
-    for f in files(dir) {
+    for f in files_under(dir) {
         assert!(
             f.starts_with(&warehouse),
             "{} is outside the warehouse",
