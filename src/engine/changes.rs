@@ -145,7 +145,7 @@ impl Engine {
         opened: &Opened,
         node: &mut N,
     ) -> Result<()> {
-        let with_metadata = super::copy_into::mentions_metadata(node);
+        let with_metadata = super::read_files::mentions_metadata(node);
         if with_metadata {
             self.paths_as_read_files(node).await?;
         }
@@ -178,7 +178,7 @@ impl Engine {
         }
         let _ = node.visit(&mut Rewrite(names, 0));
         if with_metadata {
-            super::copy_into::hide_metadata(node, "read_files");
+            super::read_files::hide_metadata(node, "read_files");
         }
         Ok(())
     }

@@ -12,13 +12,16 @@
 //! A file is skipped when the record holds its URL with the same fingerprint. A file that
 //! changed under a loaded URL is skipped too and named in a note (loading it again would add its
 //! old rows a second time); `COPY_OPTIONS ('force' = 'true')` loads every file again.
+//!
+//! The files are listed and read here ([`FileRead`]); `read_files(...)` reads them the same way
+//! ([`super::read_files`]), and loads that keep bad records apart, or name the line a load
+//! failed on, read them record by record ([`super::careful`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::TableProvider;
+use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -27,26 +30,24 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{cast, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::sqlparser::ast::{
-    ExcludeSelectItem, Expr as SqlExpr, Ident, ObjectName, ObjectNamePart, Query, SelectItem,
-    SetExpr, Value as SqlValue, VisitMut, VisitorMut,
+    Ident, ObjectName, ObjectNamePart, Query, SetExpr, VisitMut, VisitorMut,
 };
-use datafusion::sql::sqlparser::parser::Parser;
 use futures::TryStreamExt;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::letters::Letter;
+use super::careful::file_letters;
 use super::plan::Opened;
+use super::read_files::{as_strings, exclude_metadata, hinted_as_text, widened, with_hints};
 use super::{Engine, ExecOptions, Outcome};
 use crate::catalog::{self, TableName};
 use crate::delta::write::{write, Extra, WriteMode, WriteRequest};
 use crate::delta::Commit;
 use crate::error::{LakeError, Result};
-use crate::ingest::records::{CsvDialect, Records, Rejected};
+use crate::ingest::records::CsvDialect;
 use crate::sql::copy_into::{CopyIntoStatement, CopySource, FileFormat};
 
 /// The commit-info key of the loaded-files record.
@@ -56,19 +57,19 @@ const SOURCE: &str = "lakeshell_copy_source";
 const ROW: &str = "lakeshell_copy_row";
 
 /// One file under the location.
-struct SourceFile {
-    url: Url,
-    meta: ObjectMeta,
+pub(super) struct SourceFile {
+    pub(super) url: Url,
+    pub(super) meta: ObjectMeta,
 }
 
 impl SourceFile {
-    fn app_id(&self) -> String {
+    pub(super) fn app_id(&self) -> String {
         format!("lakeshell.copy_into:{}", self.url)
     }
 
     /// Size with etag (S3, Azure, GCS), else size with modification time, hashed to a
     /// non-negative i64 (a `txn` version).
-    fn fingerprint(&self) -> i64 {
+    pub(super) fn fingerprint(&self) -> i64 {
         use md5::{Digest, Md5};
         let m = &self.meta;
         let text = match &m.e_tag {
@@ -81,7 +82,7 @@ impl SourceFile {
         i64::from_be_bytes(b) & i64::MAX
     }
 
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         self.meta
             .location
             .filename()
@@ -118,7 +119,7 @@ pub(super) enum Mode {
 }
 
 impl Mode {
-    fn parse(v: &str) -> Result<Mode> {
+    pub(super) fn parse(v: &str) -> Result<Mode> {
         match v.to_ascii_uppercase().as_str() {
             "FAILFAST" => Ok(Mode::FailFast),
             "PERMISSIVE" => Ok(Mode::Permissive),
@@ -131,7 +132,7 @@ impl Mode {
 }
 
 impl FileRead {
-    fn of(c: &CopyIntoStatement) -> Result<FileRead> {
+    pub(super) fn of(c: &CopyIntoStatement) -> Result<FileRead> {
         let mode = match c.format_option("mode").or_else(|| c.copy_option("mode")) {
             Some(v) => Mode::parse(v)?,
             None => Mode::FailFast,
@@ -147,20 +148,20 @@ impl FileRead {
     }
 
     /// The rescued-data column of PERMISSIVE loads.
-    fn rescued(&self) -> String {
+    pub(super) fn rescued(&self) -> String {
         self.format_option("rescuedDataColumn")
             .unwrap_or("_rescued_data")
             .to_string()
     }
 
-    fn infer(&self) -> Result<bool> {
+    pub(super) fn infer(&self) -> Result<bool> {
         match self.format_option("inferSchema") {
             Some(v) => parse_bool("inferSchema", v),
             None => Ok(self.format != FileFormat::Csv),
         }
     }
 
-    fn dialect(&self) -> Result<CsvDialect> {
+    pub(super) fn dialect(&self) -> Result<CsvDialect> {
         let byte = |keys: &[&str], default: u8| -> Result<u8> {
             match keys
                 .iter()
@@ -184,7 +185,7 @@ impl FileRead {
         })
     }
 
-    fn format_option(&self, key: &str) -> Option<&str> {
+    pub(super) fn format_option(&self, key: &str) -> Option<&str> {
         self.options
             .iter()
             .rev()
@@ -192,7 +193,7 @@ impl FileRead {
             .map(|(_, v)| v.as_str())
     }
 
-    fn hint(&self, column: &str) -> Option<&DataType> {
+    pub(super) fn hint(&self, column: &str) -> Option<&DataType> {
         self.hints
             .iter()
             .find(|(c, _)| c.eq_ignore_ascii_case(column))
@@ -443,291 +444,13 @@ impl Engine {
         })
     }
 
-    /// `read_files('location', format => 'csv', pattern => '*.csv', schemaHints => 'amount
-    /// DECIMAL(10,2)', header => true, ...)`: the files as a table, read as COPY INTO reads them;
-    /// the format is the files' extension's when not given.
-    pub(super) async fn read_files(
-        &self,
-        args: &[SqlExpr],
-        with_metadata: bool,
-    ) -> Result<Arc<dyn TableProvider>> {
-        let usage = || {
-            LakeError::BadStatement(
-                "read_files takes ('location' [, format => 'csv' | 'json' | 'parquet'] [, pattern => 'glob'] [, schemaHints => 'column TYPE, ...'] [, header => true, inferSchema => true, sep => ',', ...])".into(),
-            )
-        };
-        let (first, rest) = args.split_first().ok_or_else(usage)?;
-        let location = super::changes::text_arg(first).ok_or_else(usage)?;
-        let mut read = FileRead {
-            format: FileFormat::Csv,
-            pattern: None,
-            files: vec![],
-            options: vec![],
-            hints: vec![],
-            mode: Mode::FailFast,
-        };
-        let mut format = None;
-        let mut dead_letter = None;
-        for a in rest {
-            let SqlExpr::Named { expr, name } = a else {
-                return Err(usage());
-            };
-            let value = option_text(expr).ok_or_else(usage)?;
-            match name.value.to_ascii_lowercase().as_str() {
-                "format" => {
-                    format = Some(FileFormat::parse(&value).ok_or_else(|| {
-                        LakeError::BadStatement(format!(
-                            "read_files: format '{value}' is not one lakeshell reads; use 'csv', 'json' or 'parquet'"
-                        ))
-                    })?)
-                }
-                "pattern" | "pathglobfilter" => read.pattern = Some(value),
-                "schemahints" => read.hints = self.schema_hints(&value)?,
-                "mode" => read.mode = Mode::parse(&value)?,
-                "dead_letter" | "deadlettertable" => dead_letter = Some(value),
-                _ => read.options.push((name.value.clone(), value)),
-            }
-        }
-        let files = self.list_source(&location, &read).await?;
-        let Some(one) = files.first() else {
-            return Err(LakeError::BadStatement(format!(
-                "read_files: no files at {location}{}",
-                read.pattern
-                    .as_ref()
-                    .map(|p| format!(" match pattern '{p}'"))
-                    .unwrap_or_default()
-            )));
-        };
-        read.format = match format {
-            Some(f) => f,
-            None => by_extension(&one.name()).ok_or_else(|| {
-                LakeError::BadStatement(format!(
-                    "read_files: {} has no extension lakeshell knows; say format => 'csv', 'json' or 'parquet'",
-                    one.name()
-                ))
-            })?,
-        };
-        if read.format == FileFormat::Csv && read.format_option("inferSchema").is_none() {
-            // read_files infers column types (Databricks' inferColumnTypes), COPY INTO does not.
-            read.options.push(("inferSchema".into(), "true".into()));
-        }
-        let careful = (read.mode != Mode::FailFast || dead_letter.is_some())
-            && read.format != FileFormat::Parquet;
-        let frame = if careful {
-            match self.careful_frame(&files, &read, with_metadata, None).await {
-                Ok((f, rejected, _)) => {
-                    if let (Some(dl), false) = (&dead_letter, read.mode == Mode::Permissive) {
-                        self.letters_after(dl, file_letters(&rejected))?;
-                    }
-                    Ok(f)
-                }
-                Err(e) => Err(e),
-            }
-        } else {
-            self.source_frame(&files, &read, with_metadata).await
-        };
-        let frame = match frame {
-            Ok(f) => f,
-            Err(e) => return Err(self.blame_file("read_files", &files, &read, e).await),
-        };
-        Ok(frame.into_view())
-    }
-
-    /// `schemaHints => 'amount DECIMAL(10,2), id BIGINT'`: each column's type, as DataFusion maps
-    /// the SQL type.
-    pub(super) fn schema_hints(&self, text: &str) -> Result<Vec<(String, DataType)>> {
-        use datafusion::logical_expr::ExprSchemable;
-        use datafusion::sql::sqlparser::ast::CastKind;
-        let bad = |e: String| LakeError::BadStatement(format!("schemaHints '{text}': {e}"));
-        let dialect = crate::sql::dialect::LakeDialect;
-        let mut p = Parser::new(&dialect)
-            .try_with_sql(text)
-            .map_err(|e| bad(e.to_string()))?;
-        let cols = p
-            .parse_comma_separated(|p| Ok((p.parse_identifier()?, p.parse_data_type()?)))
-            .map_err(|e| bad(e.to_string()))?;
-        let empty = datafusion::common::DFSchema::empty();
-        let mut out = Vec::new();
-        for (name, ty) in cols {
-            let cast = SqlExpr::Cast {
-                kind: CastKind::Cast,
-                expr: Box::new(SqlExpr::value(SqlValue::Null)),
-                data_type: ty,
-                array: false,
-                format: None,
-            };
-            let t = self.plan_expr(&cast, &empty)?.get_type(&empty)?;
-            out.push((name.value, t));
-        }
-        Ok(out)
-    }
-
-    /// The rows of `files` read record by record (see [`crate::ingest::records`]): the records that do
-    /// not parse, or do not fit `types` (the target's columns), come back apart with their
-    /// file; in PERMISSIVE mode a value that does not fit is NULL and kept in the rescued column,
-    /// and a record that does not parse is a row of NULLs with its text there.
-    async fn careful_frame(
-        &self,
-        files: &[SourceFile],
-        read: &FileRead,
-        with_metadata: bool,
-        types: Option<&SchemaRef>,
-    ) -> Result<(DataFrame, Vec<(String, Rejected)>, usize)> {
-        let dialect = read.dialect()?;
-        let infer = read.infer()?;
-        let mut recs = Vec::with_capacity(files.len());
-        let mut merged: Option<SchemaRef> = None;
-        for f in files {
-            let r = Records::split(&self.file_bytes(f).await?, read.format, dialect)?;
-            let mut one: SchemaRef = Arc::new(r.infer()?);
-            if !infer {
-                one = as_strings(&one);
-            }
-            merged = Some(match merged {
-                None => one,
-                Some(all) => widened(&all, &one),
-            });
-            recs.push(r);
-        }
-        let merged = merged.ok_or_else(|| LakeError::Internal("COPY INTO: no files".into()))?;
-        let schema = with_types(&with_hints(&merged, read), types);
-        let permissive = read.mode == Mode::Permissive;
-        let rescued = read.rescued();
-        let out_schema = if permissive {
-            let mut fields: Vec<Field> =
-                schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-            fields.push(Field::new(&rescued, DataType::Utf8, true));
-            Arc::new(Schema::new(fields))
-        } else {
-            Arc::clone(&schema)
-        };
-        let mut rejected = Vec::new();
-        let mut fitted = 0;
-        let mut all: Option<DataFrame> = None;
-        for (f, mut r) in files.iter().zip(recs) {
-            let mut batches;
-            if permissive {
-                let (good, rescued) = r.decode_rescuing(&schema)?;
-                batches = good
-                    .iter()
-                    .map(|b| with_rescued(b, &out_schema, None))
-                    .collect::<Result<Vec<_>>>()?;
-                for (row, mut values) in rescued {
-                    // Databricks' form: the values that did not fit, and the file.
-                    values.insert(
-                        "_file_path".into(),
-                        serde_json::Value::String(f.url.to_string()),
-                    );
-                    let text = serde_json::Value::Object(values).to_string();
-                    batches.push(with_rescued(&row, &out_schema, Some(&[text.as_str()]))?);
-                    fitted += 1;
-                }
-                if !r.rejected.is_empty() {
-                    let text: Vec<&str> = r.rejected.iter().map(|x| x.record.as_str()).collect();
-                    let nulls = datafusion::arrow::compute::concat_batches(
-                        &schema,
-                        std::iter::repeat_n(&null_row(&schema)?, text.len()),
-                    )?;
-                    batches.push(with_rescued(&nulls, &out_schema, Some(&text))?);
-                }
-            } else {
-                batches = r.decode(&schema)?;
-            }
-            rejected.extend(r.rejected.into_iter().map(|x| (f.url.to_string(), x)));
-            let mem = MemTable::try_new(Arc::clone(&out_schema), vec![batches])?;
-            let df = self.ctx.read_table(Arc::new(mem))?;
-            let df = file_frame(df, f, &out_schema, &out_schema, with_metadata)?;
-            all = Some(match all {
-                None => df,
-                Some(acc) => acc.union(df)?,
-            });
-        }
-        let df = all.ok_or_else(|| LakeError::Internal("COPY INTO: no files to read".into()))?;
-        Ok((df, rejected, fitted))
-    }
-
-    async fn file_bytes(&self, f: &SourceFile) -> Result<bytes::Bytes> {
-        let url = ListingTableUrl::parse(f.url.as_str())?;
-        let store = self
-            .state()
-            .runtime_env()
-            .object_store(url.object_store())?;
-        Ok(store.get(&f.meta.location).await?.bytes().await?)
-    }
-
-    /// The first record of `f` that does not parse, or does not fit the types a plain read
-    /// gives it: where a failed load stopped.
-    async fn first_bad(&self, f: &SourceFile, read: &FileRead) -> Option<Rejected> {
-        if read.format == FileFormat::Parquet {
-            return None;
-        }
-        let bytes = self.file_bytes(f).await.ok()?;
-        let mut r = Records::split(&bytes, read.format, read.dialect().ok()?).ok()?;
-        if let Some(bad) = r.rejected.first() {
-            return Some(bad.clone());
-        }
-        let state = self.state();
-        let url = ListingTableUrl::parse(f.url.as_str()).ok()?;
-        let store = state.runtime_env().object_store(url.object_store()).ok()?;
-        let mut schema = file_format(read)
-            .ok()?
-            .infer_schema(&state, &store, std::slice::from_ref(&f.meta))
-            .await
-            .ok()?;
-        if !read.infer().ok()? {
-            schema = as_strings(&schema);
-        }
-        let schema = with_hints(&schema, read);
-        r.decode(&schema).ok()?;
-        r.rejected.first().cloned()
-    }
-
-    /// A load that failed names the file it failed on: each file is read alone until one
-    /// fails (only after a failure, so a good load reads every file once).
-    async fn blame_file(
-        &self,
-        table: &str,
-        files: &[SourceFile],
-        c: &FileRead,
-        e: LakeError,
-    ) -> LakeError {
-        if files.len() == 1 {
-            return self.blamed(table, &files[0], c, e).await;
-        }
-        for f in files {
-            let read = match self.source_frame(std::slice::from_ref(f), c, false).await {
-                Ok(df) => df.count().await.map_err(LakeError::from),
-                Err(e) => Err(e),
-            };
-            if let Err(why) = read {
-                return self.blamed(table, f, c, why).await;
-            }
-        }
-        e
-    }
-
-    /// `COPY INTO t: file:line: error (record: ...)`, the line when it can be found.
-    async fn blamed(&self, table: &str, f: &SourceFile, c: &FileRead, e: LakeError) -> LakeError {
-        let file = catalog::display_url(&f.url);
-        let what = if table == "read_files" {
-            "read_files".to_string()
-        } else {
-            format!("COPY INTO {table}")
-        };
-        LakeError::BadStatement(match self.first_bad(f, c).await {
-            Some(bad) => format!(
-                "{what}: {file}:{}: {} (record: {})",
-                bad.line,
-                bad.error,
-                shortened(&bad.record)
-            ),
-            None => format!("{what}: {file}: {e}"),
-        })
-    }
-
     /// The files under `location` (a folder, one file, or a folder and a glob) that match
     /// PATTERN and FILES, by path. Names starting `_` or `.` (`_SUCCESS`, `.crc`) are not data.
-    async fn list_source(&self, location: &str, c: &FileRead) -> Result<Vec<SourceFile>> {
+    pub(super) async fn list_source(
+        &self,
+        location: &str,
+        c: &FileRead,
+    ) -> Result<Vec<SourceFile>> {
         let (base, glob_in_path) = split_glob(location);
         let url = catalog::parse_location(&base)?;
         let options = self.warehouse.options_for(&url);
@@ -797,7 +520,7 @@ impl Engine {
 
     /// The rows of `files`, read with the statement's format options; with `_metadata` (a
     /// struct of each row's file and its position in it) when the query asks for it.
-    async fn source_frame(
+    pub(super) async fn source_frame(
         &self,
         files: &[SourceFile],
         c: &FileRead,
@@ -895,7 +618,7 @@ fn metadata_of(f: &SourceFile) -> Expr {
 
 /// `f`'s rows (read as `read_as`) with `schema`'s columns, cast to its types, NULL where the
 /// file has none; and `_metadata` when asked.
-fn file_frame(
+pub(super) fn file_frame(
     df: DataFrame,
     f: &SourceFile,
     read_as: &SchemaRef,
@@ -927,164 +650,8 @@ fn file_frame(
     Ok(df.select(columns)?)
 }
 
-/// The schema with each column the target has of the target's type.
-fn with_types(schema: &SchemaRef, types: Option<&SchemaRef>) -> SchemaRef {
-    let Some(t) = types else {
-        return Arc::clone(schema);
-    };
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match t.field_with_name(f.name()) {
-                Ok(tf) => Field::new(f.name(), tf.data_type().clone(), true),
-                Err(_) => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// One row of NULLs.
-fn null_row(schema: &SchemaRef) -> Result<RecordBatch> {
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| datafusion::arrow::array::new_null_array(f.data_type(), 1))
-        .collect();
-    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
-}
-
-/// `batch` with the rescued-data column: `text` per row, or NULL.
-fn with_rescued(
-    batch: &RecordBatch,
-    out: &SchemaRef,
-    text: Option<&[&str]>,
-) -> Result<RecordBatch> {
-    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    columns.push(match text {
-        Some(t) => Arc::new(StringArray::from(t.to_vec())),
-        None => datafusion::arrow::array::new_null_array(&DataType::Utf8, batch.num_rows()),
-    });
-    Ok(RecordBatch::try_new(Arc::clone(out), columns)?)
-}
-
-/// Records set aside from files, as dead letters.
-fn file_letters(rejected: &[(String, Rejected)]) -> Vec<Letter> {
-    rejected
-        .iter()
-        .map(|(source, r)| Letter {
-            record: r.record.clone(),
-            source: source.clone(),
-            line: Some(r.line as i64),
-            page: None,
-            error: r.error.clone(),
-        })
-        .collect()
-}
-
-/// A record for an error line: its first 80 characters.
-fn shortened(record: &str) -> String {
-    let t: String = record.chars().take(80).collect();
-    if t.len() < record.len() {
-        format!("{t}...")
-    } else {
-        t
-    }
-}
-
-/// A file's format by its extension.
-fn by_extension(name: &str) -> Option<FileFormat> {
-    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
-    match ext.as_str() {
-        "csv" | "tsv" | "txt" => Some(FileFormat::Csv),
-        "json" | "ndjson" | "jsonl" => Some(FileFormat::Json),
-        "parquet" => Some(FileFormat::Parquet),
-        _ => None,
-    }
-}
-
-/// An option's value as text: `'csv'`, `true`, `1000`.
-fn option_text(e: &SqlExpr) -> Option<String> {
-    match e {
-        SqlExpr::Value(v) => match &v.value {
-            SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => Some(s.clone()),
-            SqlValue::Boolean(b) => Some(b.to_string()),
-            SqlValue::Number(n, _) => Some(n.clone()),
-            _ => None,
-        },
-        SqlExpr::Identifier(i) => Some(i.value.clone()),
-        _ => None,
-    }
-}
-
-/// True when `node` names `_metadata` (`_metadata.file_name`, `_metadata`).
-pub(super) fn mentions_metadata<N: VisitMut>(node: &mut N) -> bool {
-    struct Find(bool);
-    impl VisitorMut for Find {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &mut SqlExpr) -> std::ops::ControlFlow<()> {
-            let named = match e {
-                SqlExpr::Identifier(i) => i.value == "_metadata",
-                SqlExpr::CompoundIdentifier(parts) => parts.iter().any(|p| p.value == "_metadata"),
-                _ => false,
-            };
-            if named {
-                self.0 = true;
-                return std::ops::ControlFlow::Break(());
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
-    let mut f = Find(false);
-    let _ = node.visit(&mut f);
-    f.0
-}
-
-/// Every `*` of a SELECT that reads a relation served as `prefix#n` leaves `_metadata` out, as
-/// Databricks' hidden column is.
-pub(super) fn hide_metadata<N: VisitMut>(node: &mut N, prefix: &str) {
-    struct Hide<'a>(&'a str);
-    impl VisitorMut for Hide<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, q: &mut Query) -> std::ops::ControlFlow<()> {
-            if let SetExpr::Select(s) = q.body.as_mut() {
-                let reads = s.from.iter().any(|t| {
-                    std::iter::once(&t.relation)
-                        .chain(t.joins.iter().map(|j| &j.relation))
-                        .any(|r| match r {
-                            datafusion::sql::sqlparser::ast::TableFactor::Table {
-                                name, ..
-                            } => name
-                                .to_string()
-                                .trim_matches('"')
-                                .starts_with(&format!("{}#", self.0)),
-                            _ => false,
-                        })
-                });
-                if reads {
-                    exclude_metadata(&mut s.projection);
-                }
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
-    let _ = node.visit(&mut Hide(prefix));
-}
-
-fn exclude_metadata(projection: &mut [SelectItem]) {
-    for item in projection {
-        if let SelectItem::Wildcard(o) = item {
-            if o.opt_exclude.is_none() && o.opt_except.is_none() {
-                o.opt_exclude = Some(ExcludeSelectItem::Single(ObjectName(vec![
-                    ObjectNamePart::Identifier(Ident::new("_metadata")),
-                ])));
-            }
-        }
-    }
-}
-
 /// `folder/2024-*/x.csv` → (`folder/`, `2024-*/x.csv`): the part to list and the glob in it.
-fn split_glob(location: &str) -> (String, Option<String>) {
+pub(super) fn split_glob(location: &str) -> (String, Option<String>) {
     match location.find(['*', '?', '[', '{']) {
         None => (location.to_string(), None),
         Some(i) => {
@@ -1128,7 +695,9 @@ fn take_location(q: &mut Query) -> Result<String> {
 }
 
 /// The format and its options, as DataFusion's readers take them.
-fn file_format(c: &FileRead) -> Result<Arc<dyn datafusion::datasource::file_format::FileFormat>> {
+pub(super) fn file_format(
+    c: &FileRead,
+) -> Result<Arc<dyn datafusion::datasource::file_format::FileFormat>> {
     Ok(match c.format {
         FileFormat::Csv => {
             let mut f = CsvFormat::default().with_has_header(match c.format_option("header") {
@@ -1180,69 +749,6 @@ fn flag(c: &CopyIntoStatement, key: &str) -> Result<bool> {
         .map(|v| parse_bool(key, v))
         .transpose()
         .map(Option::unwrap_or_default)
-}
-
-/// One schema for rows of `a` and of `b`: their columns in order of appearance, a column in
-/// both with the narrowest type that holds either (integers and floats as floats, anything
-/// else that differs as text).
-fn widened(a: &SchemaRef, b: &SchemaRef) -> SchemaRef {
-    let mut fields: Vec<Field> = a.fields().iter().map(|f| f.as_ref().clone()).collect();
-    for f in b.fields() {
-        match fields.iter_mut().find(|x| x.name() == f.name()) {
-            None => fields.push(f.as_ref().clone().with_nullable(true)),
-            Some(x) if x.data_type() == f.data_type() => {}
-            Some(x) => {
-                let (l, r) = (x.data_type(), f.data_type());
-                let t = match (l, r) {
-                    (DataType::Null, t) | (t, DataType::Null) => t.clone(),
-                    (l, r) if l.is_integer() && r.is_integer() => DataType::Int64,
-                    (l, r) if l.is_numeric() && r.is_numeric() => DataType::Float64,
-                    _ => DataType::Utf8,
-                };
-                *x = Field::new(x.name(), t, true);
-            }
-        }
-    }
-    Arc::new(Schema::new(fields))
-}
-
-/// Hinted columns as text, so the cast to the hint parses the value as written.
-fn hinted_as_text(schema: &SchemaRef, c: &FileRead) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match c.hint(f.name()) {
-                Some(_) => Field::new(f.name(), DataType::Utf8, true),
-                None => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// The schema with each hinted column of the type its hint gives.
-fn with_hints(schema: &SchemaRef, c: &FileRead) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match c.hint(f.name()) {
-                Some(t) => Field::new(f.name(), t.clone(), true),
-                None => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// Every column as text (CSV without `inferSchema`, as Databricks reads it).
-fn as_strings(schema: &SchemaRef) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| Field::new(f.name(), DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ))
 }
 
 /// The files' columns matched to the table's by name and cast to their types; with

@@ -3,6 +3,7 @@
 //! `output/` to render. The dispatch `match` in [`Engine::execute`] names every kind of
 //! statement: it is the map of what lakeshell does.
 
+mod careful;
 mod changes;
 mod clock;
 mod copy_into;
@@ -20,6 +21,7 @@ mod preview;
 pub mod progress;
 mod quality;
 mod read_api;
+mod read_files;
 
 mod retry;
 mod scan_rules;
