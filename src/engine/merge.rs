@@ -68,20 +68,24 @@ impl Engine {
     pub(super) async fn merge(&self, mut stmt: MergeStatement, sql: &str) -> Result<Outcome> {
         // delta-rs takes the conditions and values as SQL text: variables go in first.
         let vars = self.variables();
-        super::variables::put_in(&mut stmt.on, &vars)?;
+        let put = |e: &mut datafusion::sql::sqlparser::ast::Expr| -> Result<()> {
+            super::variables::refuse_at_variables(e)?;
+            super::variables::put_in(e, &vars)
+        };
+        put(&mut stmt.on)?;
         for c in &mut stmt.clauses {
             if let Some(p) = &mut c.predicate {
-                super::variables::put_in(p, &vars)?;
+                put(p)?;
             }
             match &mut c.action {
                 crate::sql::merge::MergeAction::Update(sets) => {
                     for a in sets {
-                        super::variables::put_in(&mut a.value, &vars)?;
+                        put(&mut a.value)?;
                     }
                 }
                 crate::sql::merge::MergeAction::Insert { values, .. } => {
                     for v in values {
-                        super::variables::put_in(v, &vars)?;
+                        put(v)?;
                     }
                 }
                 _ => {}

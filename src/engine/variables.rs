@@ -67,6 +67,33 @@ fn literal(name: &str, value: &ScalarValue) -> Result<SqlExpr> {
 }
 
 /// Puts each variable `node` names in as its value.
+/// Refuses `@name` (a SQL variable of other engines' dialects) in `node`: delta-rs, which
+/// takes MERGE's conditions and values as SQL text, panics on one.
+pub(crate) fn refuse_at_variables<N: VisitMut>(node: &mut N) -> Result<()> {
+    struct Find(Option<String>);
+    impl VisitorMut for Find {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut SqlExpr) -> ControlFlow<()> {
+            if let SqlExpr::Identifier(i) = e {
+                if i.quote_style.is_none() && i.value.starts_with('@') {
+                    self.0 = Some(i.value.clone());
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(None);
+    let _ = node.visit(&mut f);
+    match f.0 {
+        Some(name) => Err(LakeError::BadStatement(format!(
+            "{name}: lakeshell has no @variables; declare one with DECLARE VARIABLE {0} INT DEFAULT 1 and use it as {0}",
+            name.trim_start_matches('@')
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn put_in<N: VisitMut>(node: &mut N, vars: &Variables) -> Result<()> {
     if vars.is_empty() {
         return Ok(());
