@@ -164,7 +164,6 @@ async fn damaged_log_file(url: &Url, options: &StorageOptions, error: &str) -> O
     let (store, path) = open_store(url, options).ok()?;
     let log = path.clone().join("_delta_log");
     let metas: Vec<object_store::ObjectMeta> = store.list(Some(&log)).try_collect().await.ok()?;
-    let version = |n: &str| n.get(..20).and_then(|v| v.parse::<u64>().ok());
     let checkpoint = metas
         .iter()
         .filter_map(|m| m.location.filename().map(str::to_string))
@@ -173,14 +172,13 @@ async fn damaged_log_file(url: &Url, options: &StorageOptions, error: &str) -> O
     if parquet {
         return checkpoint.map(|n| format!("_delta_log/{n}"));
     }
-    let from = checkpoint.as_deref().and_then(version).unwrap_or(0);
+    let from = checkpoint
+        .as_deref()
+        .and_then(|n| n.get(..20)?.parse::<u64>().ok())
+        .unwrap_or(0);
     let mut commits: Vec<&object_store::ObjectMeta> = metas
         .iter()
-        .filter(|m| {
-            m.location
-                .filename()
-                .is_some_and(|n| n.len() == 25 && n.ends_with(".json") && version(n) >= Some(from))
-        })
+        .filter(|m| crate::delta::history::commit_version(&m.location) >= Some(from))
         .collect();
     commits.sort_by_key(|m| m.location.clone());
     for m in commits {

@@ -67,7 +67,9 @@ impl HistoryEntry {
     }
 }
 
-fn commit_version(path: &Path) -> Option<u64> {
+/// The version of a commit file's path (`_delta_log/00000000000000000003.json`), or None for
+/// any other file of the log.
+pub(crate) fn commit_version(path: &Path) -> Option<u64> {
     let name = path.filename()?;
     let stem = name.strip_suffix(".json")?;
     (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))

@@ -97,16 +97,20 @@ pub async fn plan(
     // Removed files past the retention, and files no version ever referenced (left by a write
     // that was killed or failed) once they are past it and at least IN_FLIGHT_HOURS old, so a
     // write still running never loses the files it has not committed yet.
-    let (_, removed) = dry_run(hours, VacuumMode::Lite)
-        .await
-        .map_err(on_table(name))?;
+    // A full dry run lists the removed files past its retention too, so a second, lite one is
+    // needed only when the retention is under the window.
     let (_, unreferenced) = dry_run(hours.max(IN_FLIGHT_HOURS), VacuumMode::Full)
         .await
         .map_err(on_table(name))?;
-    let mut candidates = removed.files_deleted;
-    candidates.extend(unreferenced.files_deleted);
-    candidates.sort();
-    candidates.dedup();
+    let mut candidates = unreferenced.files_deleted;
+    if hours < IN_FLIGHT_HOURS {
+        let (_, removed) = dry_run(hours, VacuumMode::Lite)
+            .await
+            .map_err(on_table(name))?;
+        candidates.extend(removed.files_deleted);
+        candidates.sort();
+        candidates.dedup();
+    }
     // delta-rs lists every tombstone past retention, including files an earlier VACUUM already
     // deleted: keep those that exist, with their sizes.
     let store = table.log_store().object_store(None);
