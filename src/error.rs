@@ -421,6 +421,7 @@ fn clean_delta(e: &deltalake::DeltaTableError) -> String {
         "Arrow error: ",
         "Kernel error: ",
         "External error: ",
+        "Transaction failed: ",
     ] {
         while let Some(rest) = s.strip_prefix(prefix) {
             s = rest;

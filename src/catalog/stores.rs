@@ -17,7 +17,8 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+    ObjectStoreScheme, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+    RetryConfig,
 };
 use url::Url;
 
@@ -56,17 +57,94 @@ impl LakeStores {
         })
     }
 
-    /// Builds (without caching) a store for `url` with `options`.
+    /// Builds (without caching) a store for `url` with `options`, the retry settings
+    /// included (`max_retries`, `retry_timeout`, `init_backoff`, `max_backoff`, `base`, as
+    /// delta-rs reads them for the stores of its tables).
     pub fn build(url: &Url, options: &StorageOptions) -> Result<Arc<dyn ObjectStore>> {
         if url.scheme() == "file" {
             return Ok(Arc::new(LocalFileSystem::new()));
         }
-        let opts = for_store(options);
-        let (store, _) = object_store::parse_url_opts(url, opts).map_err(|e| {
+        let cannot = |e: String| {
             DataFusionError::Plan(format!("cannot open {}: {e}", super::display_url(url)))
-        })?;
-        Ok(Arc::from(store))
+        };
+        let opts = for_store(options);
+        let retry = retry_config(&opts).map_err(cannot)?;
+        let (scheme, _) = ObjectStoreScheme::parse(url).map_err(|e| cannot(e.to_string()))?;
+        let built: object_store::Result<Arc<dyn ObjectStore>> = match scheme {
+            ObjectStoreScheme::AmazonS3 => configured(
+                object_store::aws::AmazonS3Builder::new().with_url(url.as_str()),
+                &opts,
+                |b, k, v| b.with_config(k, v),
+            )
+            .with_retry(retry)
+            .build()
+            .map(|s| Arc::new(s) as _),
+            ObjectStoreScheme::MicrosoftAzure => configured(
+                object_store::azure::MicrosoftAzureBuilder::new().with_url(url.as_str()),
+                &opts,
+                |b, k, v| b.with_config(k, v),
+            )
+            .with_retry(retry)
+            .build()
+            .map(|s| Arc::new(s) as _),
+            ObjectStoreScheme::GoogleCloudStorage => configured(
+                object_store::gcp::GoogleCloudStorageBuilder::new().with_url(url.as_str()),
+                &opts,
+                |b, k, v| b.with_config(k, v),
+            )
+            .with_retry(retry)
+            .build()
+            .map(|s| Arc::new(s) as _),
+            _ => object_store::parse_url_opts(url, opts).map(|(s, _)| Arc::from(s)),
+        };
+        built.map_err(|e| cannot(e.to_string()))
     }
+}
+
+/// `builder` with each option it knows by name (the others are another store's).
+fn configured<B, K: std::str::FromStr>(
+    builder: B,
+    options: &HashMap<String, String>,
+    with: impl Fn(B, K, &str) -> B,
+) -> B {
+    options
+        .iter()
+        .fold(builder, |b, (k, v)| match k.parse::<K>() {
+            Ok(key) => with(b, key, v),
+            Err(_) => b,
+        })
+}
+
+/// object_store's retry settings with those `options` sets.
+fn retry_config(options: &HashMap<String, String>) -> std::result::Result<RetryConfig, String> {
+    let mut retry = RetryConfig::default();
+    let duration = |k: &str, v: &str| {
+        humantime::parse_duration(v)
+            .map_err(|_| format!("{k} = '{v}' is not a duration (such as 500ms or 3m)"))
+    };
+    for (k, v) in options {
+        match k.as_str() {
+            "max_retries" => {
+                retry.max_retries = v
+                    .parse()
+                    .map_err(|_| format!("max_retries = '{v}' is not a whole number"))?
+            }
+            "retry_timeout" => retry.retry_timeout = duration(k, v)?,
+            "init_backoff" | "backoff_config.init_backoff" | "backoff.init_backoff" => {
+                retry.backoff.init_backoff = duration(k, v)?
+            }
+            "max_backoff" | "backoff_config.max_backoff" | "backoff.max_backoff" => {
+                retry.backoff.max_backoff = duration(k, v)?
+            }
+            "base" | "backoff_config.base" | "backoff.base" => {
+                retry.backoff.base = v
+                    .parse()
+                    .map_err(|_| format!("base = '{v}' is not a number"))?
+            }
+            _ => {}
+        }
+    }
+    Ok(retry)
 }
 
 fn key(url: &Url) -> String {

@@ -45,7 +45,7 @@ pub struct Config {
     pub memory_limit: Option<String>,
     /// Where queries spill past the memory limit.
     pub temp_dir: Option<PathBuf>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "scalars")]
     pub storage: StorageOptions,
     /// The target used when `--target` and `$LAKESHELL_TARGET` name none.
     pub target: Option<String>,
@@ -61,10 +61,36 @@ pub struct Target {
     pub warehouse: Option<String>,
     #[serde(default)]
     pub read_only: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "scalars")]
     pub storage: StorageOptions,
     #[serde(default)]
     pub vars: std::collections::BTreeMap<String, String>,
+}
+
+/// A table of options whose values may be written as TOML strings, numbers or booleans
+/// (`max_retries = 4`, `allow_http = true`); object stores take them all as text.
+fn scalars<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<StorageOptions, D::Error> {
+    let table = std::collections::BTreeMap::<String, toml::Value>::deserialize(d)?;
+    table
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "{k}: expected a string, number or boolean, found {}",
+                        other.type_str()
+                    )))
+                }
+            };
+            Ok((k, text))
+        })
+        .collect()
 }
 
 /// The file name of a project's config.
@@ -141,9 +167,11 @@ mod tests {
     #[test]
     fn parses_and_rejects_unknown_keys() {
         let c: Config =
-            toml::from_str("warehouse = 's3://b/w'\n[storage]\naws_region = 'x'\n").unwrap();
+            toml::from_str("warehouse = 's3://b/w'\n[storage]\naws_region = 'x'\nmax_retries = 4\nallow_http = true\n").unwrap();
         assert_eq!(c.warehouse.as_deref(), Some("s3://b/w"));
         assert_eq!(c.storage["aws_region"], "x");
+        assert_eq!(c.storage["max_retries"], "4");
+        assert_eq!(c.storage["allow_http"], "true");
         assert!(toml::from_str::<Config>("wherehouse = 1").is_err());
     }
 

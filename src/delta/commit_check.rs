@@ -261,6 +261,14 @@ impl LogStoreFactory for CheckedFactory {
     }
 }
 
+/// The object store's error under delta-rs's wording of a failed commit write.
+fn store_error(e: &TransactionError) -> String {
+    match e {
+        TransactionError::ObjectStore { source } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// A log store that checks each commit before the one it wraps writes it.
 struct CheckedLogStore {
     inner: Arc<dyn LogStore>,
@@ -358,6 +366,36 @@ impl LogStore for CheckedLogStore {
                     Ok(())
                 } else {
                     Err(TransactionError::VersionAlreadyExists(v))
+                }
+            }
+            Err(e @ TransactionError::ObjectStore { .. }) => {
+                // The PUT failed as far as the client knows (retries spent, a connection
+                // closed before the answer), but it may have landed: the log says which.
+                match self.inner.read_commit_entry(version).await {
+                    Ok(Some(existing)) => {
+                        let existing = CommitSummary::parse(&existing);
+                        if txn.commit_id.is_some() && existing.commit_id == txn.commit_id {
+                            Ok(())
+                        } else {
+                            Err(TransactionError::VersionAlreadyExists(version))
+                        }
+                    }
+                    Ok(None) => Err(TransactionError::LogStoreError {
+                        msg: format!(
+                            "nothing was committed (writing version {version} failed: {})",
+                            store_error(&e)
+                        ),
+                        source: Box::new(e),
+                    }),
+                    Err(read) => Err(TransactionError::LogStoreError {
+                        msg: format!(
+                            "the outcome of the commit of version {version} is unknown (writing it \
+                             failed: {}; reading it back failed: {read}); DESCRIBE HISTORY shows \
+                             whether it landed",
+                            store_error(&e)
+                        ),
+                        source: Box::new(e),
+                    }),
                 }
             }
             other => other,

@@ -20,6 +20,7 @@
 //! - `durability`: under strace, no local commit is acknowledged without its fsyncs.
 //! - `logic`: ternary logic partitioning, with and without data skipping, against DuckDB.
 //! - `damaged`: 30+ damaged tables through every statement family: one line, nothing changed.
+//! - `faults`: writes through a fault proxy in front of S3: once or not at all, bounded retries.
 
 #![allow(
     clippy::unwrap_used,
@@ -39,6 +40,7 @@ mod crashes;
 mod damaged;
 mod docs;
 mod durability;
+mod faults;
 mod fuzz;
 mod ingest;
 mod interop;
