@@ -14,6 +14,7 @@ fn main() {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
+    quiet_panics();
     let cli = lakeshell::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -30,4 +31,30 @@ fn main() {
     // thread, which then panics on its closed channel and prints a panic after the error line.
     // `exit` flushes stdout.
     std::process::exit(i32::from(code as u8))
+}
+
+/// A panic never prints a backtrace or a multi-line report. On the main thread (a bug in
+/// lakeshell or a crate under it) it prints one line and the process exits with 101. Elsewhere
+/// (a Tokio worker, whose panic its task's caller receives as an error, such as delta-rs
+/// aborting a parquet upload whose store already failed) it prints nothing: the statement's own
+/// error line says what failed.
+#[allow(clippy::print_stderr)]
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        if std::thread::current().name() != Some("main") {
+            return;
+        }
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let line = msg.lines().next().unwrap_or_default();
+        eprintln!("error: internal error: {line}{at} (a bug; please report it)");
+    }));
 }

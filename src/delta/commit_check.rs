@@ -254,6 +254,11 @@ impl LogStoreFactory for CheckedFactory {
             ),
             _ => (prefixed_store, root_store),
         };
+        // Test-only crash points, when LAKESHELL_TEST_CRASH_AT is set.
+        let (prefixed_store, root_store) = (
+            super::crash_points::wrap(prefixed_store),
+            super::crash_points::wrap(root_store),
+        );
         let inner = self
             .inner
             .with_options(prefixed_store, root_store, location, options)?;

@@ -15,6 +15,7 @@ pub mod columns;
 pub mod commit_check;
 pub mod constraints;
 pub mod convert;
+pub mod crash_points;
 pub mod create;
 pub mod delete;
 pub mod durable;

@@ -42,6 +42,11 @@ pub struct VacuumMetrics {
 /// The files a VACUUM deletes, with their sizes, on the version it read.
 pub struct VacuumPlan {
     files: Vec<(Path, u64)>,
+    /// On local disk: half-written files a killed write left under object_store's staging
+    /// names (`part-….parquet#3`), which the store's listings never show; relative to the
+    /// table's folder.
+    staging: Vec<(std::path::PathBuf, u64)>,
+    root: Option<std::path::PathBuf>,
     retention_hours: f64,
     minimum_hours: f64,
     check_retention: bool,
@@ -52,7 +57,12 @@ impl VacuumPlan {
     pub fn metrics(&self, dry_run: bool) -> VacuumMetrics {
         VacuumMetrics {
             dry_run,
-            files: self.files.iter().map(|(p, _)| p.to_string()).collect(),
+            files: self
+                .files
+                .iter()
+                .map(|(p, _)| p.to_string())
+                .chain(self.staging.iter().map(|(p, _)| p.display().to_string()))
+                .collect(),
             retention_hours: self.retention_hours,
         }
     }
@@ -130,13 +140,63 @@ pub async fn plan(
         .try_filter_map(|f| async move { Ok(f) })
         .try_collect()
         .await?;
+    let root = table.log_store().root_url().to_file_path().ok();
+    let staging = match &root {
+        Some(dir) => {
+            let (dir, older) = (dir.clone(), hours.max(IN_FLIGHT_HOURS));
+            tokio::task::spawn_blocking(move || stale_staging_files(&dir, older))
+                .await
+                .unwrap_or_default()
+        }
+        None => vec![],
+    };
     Ok(VacuumPlan {
         files,
+        staging,
+        root,
         retention_hours: hours,
         minimum_hours,
         check_retention,
     })
 }
+
+/// Files under `dir` (not in `_delta_log`) named as object_store's local store names a file
+/// it is still writing (`name#N`) and last modified more than `hours` ago, relative to `dir`.
+fn stale_staging_files(dir: &std::path::Path, hours: f64) -> Vec<(std::path::PathBuf, u64)> {
+    let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs_f64(hours * 3600.0);
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                if e.file_name() != "_delta_log" {
+                    pending.push(path);
+                }
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            let staging = name
+                .rsplit_once('#')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let old = meta.modified().is_ok_and(|m| m < cutoff);
+            if staging && old {
+                if let Ok(rel) = path.strip_prefix(dir) {
+                    found.push((rel.to_path_buf(), meta.len()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Times VACUUM END is committed again on the newest version after losing a race.
+const END_ATTEMPTS: usize = 5;
 
 /// Deletes the planned files between a VACUUM START and a VACUUM END commit.
 pub async fn execute(
@@ -145,7 +205,7 @@ pub async fn execute(
     plan: VacuumPlan,
 ) -> Result<VacuumMetrics> {
     let metrics = plan.metrics(false);
-    if plan.files.is_empty() {
+    if plan.files.is_empty() && plan.staging.is_empty() {
         return Ok(metrics);
     }
     if let Some(pause) = super::test_pause_duration() {
@@ -159,7 +219,7 @@ pub async fn execute(
         "operationMetrics".into(),
         json!({
             "numFilesToDelete": plan.files.len(),
-            "sizeOfDataToDelete": plan.files.iter().map(|(_, s)| *s).sum::<u64>(),
+            "sizeOfDataToDelete": plan.files.iter().map(|(_, s)| *s).chain(plan.staging.iter().map(|(_, s)| *s)).sum::<u64>(),
         }),
     ));
     let start_props = CommitProperties::default().with_metadata(start_props);
@@ -188,6 +248,23 @@ pub async fn execute(
             .await);
         }
     };
+    if let Some(root) = &plan.root {
+        for (rel, _) in &plan.staging {
+            let file = root.join(rel);
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(LakeError::Io {
+                        action: "delete",
+                        path: Some(file),
+                        source: e,
+                    }
+                    .on_table(commit.table))
+                }
+            }
+        }
+    }
     let store = log_store.object_store(None);
     let deleted: std::result::Result<Vec<Path>, object_store::Error> = store
         .delete_stream(futures::stream::iter(plan.files.into_iter().map(|(p, _)| Ok(p))).boxed())
@@ -198,7 +275,7 @@ pub async fn execute(
         .try_collect()
         .await;
     let (status, count) = match &deleted {
-        Ok(d) => ("COMPLETED", d.len()),
+        Ok(d) => ("COMPLETED", d.len() + plan.staging.len()),
         Err(_) => ("FAILED", 0),
     };
     let mut end_props = commit_metadata(commit.sql, read_version);
@@ -206,17 +283,43 @@ pub async fn execute(
         "operationMetrics".into(),
         json!({ "numDeletedFiles": count, "numVacuumedDirectories": 0 }),
     ));
-    let end_props = CommitProperties::default().with_metadata(end_props);
-    CommitBuilder::from(end_props)
-        .build(
-            Some(&start.snapshot()),
-            log_store.clone(),
-            DeltaOperation::VacuumEnd {
-                status: status.into(),
-            },
-        )
-        .await
-        .map_err(on_table(commit.table))?;
+    // VACUUM END changes neither rows nor metadata, but delta-rs's checker refuses it after
+    // a concurrent DELETE or MERGE ("deleted data this operation read"): commit it again on
+    // the newest version, a few times, rather than fail a VACUUM whose files are gone.
+    let mut on = start.snapshot().clone();
+    let mut attempt = 0;
+    loop {
+        let end = CommitBuilder::from(CommitProperties::default().with_metadata(end_props.clone()))
+            .build(
+                Some(&on),
+                log_store.clone(),
+                DeltaOperation::VacuumEnd {
+                    status: status.into(),
+                },
+            )
+            .await;
+        match end {
+            Ok(_) => break,
+            Err(e) if attempt < END_ATTEMPTS => {
+                attempt += 1;
+                let mut latest = table.clone();
+                if latest.update_state().await.is_err() {
+                    return Err(LakeError::from(e).on_table(commit.table));
+                }
+                on = latest.snapshot().map_err(on_table(commit.table))?.clone();
+            }
+            Err(e) => {
+                return Err(super::explain_failure(
+                    commit.table,
+                    &log_store,
+                    read_version,
+                    Retry::Always,
+                    e,
+                )
+                .await)
+            }
+        }
+    }
     deleted.map_err(|e| LakeError::from(e).on_table(commit.table))?;
     Ok(metrics)
 }

@@ -5,6 +5,10 @@
 //! is orphan files that VACUUM removes (once they are older than the hour that protects writes
 //! in flight).
 //!
+//! The crash-point test (the second part) aborts the process before or after each write to the
+//! store instead, or fails that write, for every write of the statement
+//! (`LAKESHELL_TEST_CRASH_AT`, see `src/delta/crash_points.rs`).
+//!
 //! `LAKESHELL_RELIABILITY_TRIALS` sets the trials per statement (2 here; `reliability/run` runs
 //! 25, 200 in all), `LAKESHELL_RELIABILITY_SEED` the random seed, and
 //! `LAKESHELL_RELIABILITY_REPORT=path` writes the figures as Markdown.
@@ -88,6 +92,12 @@ fn base(root: &Path) -> PathBuf {
         ));
     }
     sql.push("DELETE FROM d.k WHERE id % 7 = 0".into());
+    // Small files after the DELETE's rewrite, for OPTIMIZE to compact.
+    for n in 6..8 {
+        sql.push(format!(
+            "INSERT INTO d.k SELECT {n} * 10000 + value, value % 4, value * 1.5 FROM generate_series(1, 500)"
+        ));
+    }
     run_ok(lakeshell(&base).args(["-q", "-c", &sql.join("; ")]));
     base
 }
@@ -205,6 +215,126 @@ fn unread(table: &Path) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// What a trial is checked against: the statement, and its table before and after an
+/// uninterrupted run.
+struct Check<'a> {
+    w: &'a Write,
+    before: &'a Option<(u64, String)>,
+    after: &'a (u64, String),
+    /// The base's own removed files (its DELETE's): not what a killed write left.
+    base_unread: &'a BTreeSet<PathBuf>,
+}
+
+impl Check<'_> {
+    /// Checks the table in `work` after a write that was interrupted (or `finished`): it opens
+    /// in lakeshell, delta-rs and DuckDB at the version before or after the write with exactly
+    /// that version's rows, the next write succeeds, and VACUUM removes what the write left.
+    /// Problems go to the tally under `label`; the outcome is 0 (the version before), 1 (the
+    /// version after) or 2 (finished).
+    fn trial(&self, work: &Path, finished: bool, label: &str, tally: &mut Tally) -> Option<usize> {
+        let Check {
+            w,
+            before,
+            after,
+            base_unread,
+        } = *self;
+        let before = before.clone();
+        let after = after.clone();
+        tally.trials += 1;
+        let table_dir = work.join("lakehouse").join(w.table.replace('.', "/"));
+        let mut problem = |what: String| tally.problems.push(format!("{label}: {what}"));
+        let mut now = rows(&work, w.table);
+        // Before the commit: the version before. After it: the version the write made (or,
+        // for a write that changes no rows, such as VACUUM's start and end commits, any
+        // version between).
+        let same_rows = before.as_ref().map(|b| &b.1) == Some(&after.1);
+        let which = match (&now, &before) {
+            (None, None) => 0,
+            (Some(n), Some(b)) if n == b => 0,
+            (Some(n), _) if *n == after => 1,
+            (Some(n), Some(b)) if same_rows && n.1 == after.1 && b.0 < n.0 && n.0 < after.0 => 1,
+            (Some(n), _) => {
+                problem(format!(
+                    "version {} has rows of neither the version before nor after",
+                    n.0
+                ));
+                return None;
+            }
+            (None, Some(_)) => {
+                problem("the table no longer opens".into());
+                return None;
+            }
+        };
+        if now.is_none() {
+            // A CTAS killed before its commit: running it again succeeds.
+            let again = lakeshell(&work).args(["-q", "-c", w.sql]).output().unwrap();
+            if !again.status.success() {
+                problem(format!("the write run again fails: {}", stderr(&again)));
+            }
+            now = rows(&work, w.table);
+            if now.as_ref() != Some(&after) {
+                problem("the write run again has other rows".into());
+            }
+        }
+        let outcome = if finished {
+            tally.finished += 1;
+            2
+        } else if which == 0 {
+            tally.killed_before_commit += 1;
+            0
+        } else {
+            tally.killed_after_commit += 1;
+            1
+        };
+        if let Some((v, mine)) = &now {
+            let (pv, by_delta_rs, by_duckdb) = peer_rows(&table_dir);
+            if pv != *v {
+                problem(format!("delta-rs opens version {pv}, lakeshell {v}"));
+            }
+            let mine: String = mine.lines().skip(1).map(|l| format!("{l}\n")).collect();
+            if by_delta_rs != mine {
+                problem("delta-rs reads other rows".into());
+            }
+            if by_duckdb != mine {
+                problem("DuckDB reads other rows".into());
+            }
+            // What the killed write left: orphans only, which VACUUM removes.
+            let orphans = unread(&table_dir);
+            tally.orphans_left += orphans.difference(&base_unread).count();
+            let next = lakeshell(&work)
+                .args([
+                    "-q",
+                    "-c",
+                    &format!("INSERT INTO {} VALUES (-1, 0, 0.0)", w.table),
+                ])
+                .output()
+                .unwrap();
+            if !next.status.success() {
+                problem(format!("the next write fails: {}", stderr(&next)));
+            }
+            // The night's VACUUM, hours later: what a killed write left is past the window
+            // that protects writes in flight.
+            age(&table_dir, Duration::from_secs(2 * 3600));
+            let vacuum = lakeshell(&work)
+                .args([
+                    "-q",
+                    "-c",
+                    &format!("SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM {} RETAIN 0 HOURS", w.table),
+                ])
+                .output()
+                .unwrap();
+            if !vacuum.status.success() {
+                problem(format!("VACUUM fails: {}", stderr(&vacuum)));
+            }
+            let left = unread(&table_dir);
+            if !left.is_empty() {
+                problem(format!("VACUUM leaves files no version reads: {left:?}"));
+            }
+        }
+        Some(outcome)
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     trials: usize,
@@ -249,103 +379,15 @@ fn kill_9_during_writes_leaves_a_committed_version() {
             std::thread::sleep(at);
             let _ = child.kill(); // SIGKILL
             let status = child.wait().unwrap();
-            tally.trials += 1;
-            let table_dir = work.join("lakehouse").join(w.table.replace('.', "/"));
-            let mut problem = |what: String| {
-                tally.problems.push(format!(
-                    "{} trial {trial} (killed at {at:?}, seed {seed}): {what}",
-                    w.name
-                ))
+            let label = format!("{} trial {trial} (killed at {at:?}, seed {seed})", w.name);
+            let check = Check {
+                w,
+                before: &before,
+                after: &after,
+                base_unread: &base_unread,
             };
-            let mut now = rows(&work, w.table);
-            // Before the commit: the version before. After it: the version the write made (or,
-            // for a write that changes no rows, such as VACUUM's start and end commits, any
-            // version between).
-            let same_rows = before.as_ref().map(|b| &b.1) == Some(&after.1);
-            let which = match (&now, &before) {
-                (None, None) => 0,
-                (Some(n), Some(b)) if n == b => 0,
-                (Some(n), _) if *n == after => 1,
-                (Some(n), Some(b)) if same_rows && n.1 == after.1 && b.0 < n.0 && n.0 < after.0 => {
-                    1
-                }
-                (Some(n), _) => {
-                    problem(format!(
-                        "version {} has rows of neither the version before nor after",
-                        n.0
-                    ));
-                    continue;
-                }
-                (None, Some(_)) => {
-                    problem("the table no longer opens".into());
-                    continue;
-                }
-            };
-            if now.is_none() {
-                // A CTAS killed before its commit: running it again succeeds.
-                let again = lakeshell(&work).args(["-q", "-c", w.sql]).output().unwrap();
-                if !again.status.success() {
-                    problem(format!("the write run again fails: {}", stderr(&again)));
-                }
-                now = rows(&work, w.table);
-                if now.as_ref() != Some(&after) {
-                    problem("the write run again has other rows".into());
-                }
-            }
-            if status.success() {
-                tally.finished += 1;
-                outcomes[2] += 1;
-            } else if which == 0 {
-                tally.killed_before_commit += 1;
-                outcomes[0] += 1;
-            } else {
-                tally.killed_after_commit += 1;
-                outcomes[1] += 1;
-            }
-            if let Some((v, mine)) = &now {
-                let (pv, by_delta_rs, by_duckdb) = peer_rows(&table_dir);
-                if pv != *v {
-                    problem(format!("delta-rs opens version {pv}, lakeshell {v}"));
-                }
-                let mine: String = mine.lines().skip(1).map(|l| format!("{l}\n")).collect();
-                if by_delta_rs != mine {
-                    problem("delta-rs reads other rows".into());
-                }
-                if by_duckdb != mine {
-                    problem("DuckDB reads other rows".into());
-                }
-                // What the killed write left: orphans only, which VACUUM removes.
-                let orphans = unread(&table_dir);
-                tally.orphans_left += orphans.difference(&base_unread).count();
-                let next = lakeshell(&work)
-                    .args([
-                        "-q",
-                        "-c",
-                        &format!("INSERT INTO {} VALUES (-1, 0, 0.0)", w.table),
-                    ])
-                    .output()
-                    .unwrap();
-                if !next.status.success() {
-                    problem(format!("the next write fails: {}", stderr(&next)));
-                }
-                // The night's VACUUM, hours later: what a killed write left is past the window
-                // that protects writes in flight.
-                age(&table_dir, Duration::from_secs(2 * 3600));
-                let vacuum = lakeshell(&work)
-                    .args([
-                        "-q",
-                        "-c",
-                        &format!("SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM {} RETAIN 0 HOURS", w.table),
-                    ])
-                    .output()
-                    .unwrap();
-                if !vacuum.status.success() {
-                    problem(format!("VACUUM fails: {}", stderr(&vacuum)));
-                }
-                let left = unread(&table_dir);
-                if !left.is_empty() {
-                    problem(format!("VACUUM leaves files no version reads: {left:?}"));
-                }
+            if let Some(outcome) = check.trial(&work, status.success(), &label, &mut tally) {
+                outcomes[outcome] += 1;
             }
             fs::remove_dir_all(&work).unwrap();
         }
@@ -371,7 +413,7 @@ fn kill_9_during_writes_leaves_a_committed_version() {
             lines.join("\n"),
             tally.problems.iter().map(|p| format!("\n- {p}")).collect::<String>()
         );
-        fs::write(path, text).unwrap();
+        append_report(&path, &text);
     }
     assert!(
         tally.problems.is_empty(),
@@ -380,4 +422,125 @@ fn kill_9_during_writes_leaves_a_committed_version() {
         tally.trials,
         tally.problems.join("\n")
     );
+}
+
+/// The statements the test suite tries at every crash point; `reliability/run` tries them all
+/// (`LAKESHELL_CRASH_POINTS=all`).
+const SHORT_CRASH_POINTS: &[&str] = &["INSERT", "MERGE"];
+
+/// Crash points (the campaign's second part): each write statement runs with the process
+/// aborted before, or after, its k-th write to the table's store, or with that write failing,
+/// for every k the statement has. The same invariants as after kill -9 hold.
+#[test]
+fn every_crash_point_of_a_write_leaves_a_committed_version() {
+    let all = std::env::var("LAKESHELL_CRASH_POINTS").is_ok_and(|v| v == "all");
+    let root = tempfile::tempdir().unwrap();
+    let base = base(root.path());
+    let base_unread = unread(&base.join("lakehouse/d/k"));
+    let mut tally = Tally::default();
+    let mut lines = Vec::new();
+    for (wi, w) in WRITES.iter().enumerate() {
+        if !all && !SHORT_CRASH_POINTS.contains(&w.name) {
+            continue;
+        }
+        let reference = root.path().join(format!("ref{wi}"));
+        copy_dir(&base, &reference);
+        let before = rows(&reference, w.table);
+        run_ok(lakeshell(&reference).args(["-q", "-c", w.sql]));
+        let after = rows(&reference, w.table).expect("the table after the write");
+        let check = Check {
+            w,
+            before: &before,
+            after: &after,
+            base_unread: &base_unread,
+        };
+        // outcomes per mode: [version before, version after, finished]
+        let mut per_mode = Vec::new();
+        let mut writes = 0;
+        for mode in ["before", "after", "fail"] {
+            let mut outcomes = [0usize; 3];
+            let mut k = 1;
+            loop {
+                // `before` finds how many writes the statement makes: the first k it
+                // finishes without reaching; the other modes try those.
+                if mode != "before" && k > writes {
+                    break;
+                }
+                let work = root.path().join(format!("cp{wi}-{mode}-{k}"));
+                copy_dir(&base, &work);
+                let out = lakeshell(&work)
+                    .args(["-q", "-c", w.sql])
+                    .env("LAKESHELL_TEST_CRASH_AT", format!("{k}:{mode}"))
+                    .output()
+                    .unwrap();
+                let label = format!("{} at write {k}, {mode}", w.name);
+                let finished = out.status.success();
+                if mode == "before" && finished {
+                    writes = k - 1;
+                    fs::remove_dir_all(&work).unwrap();
+                    break;
+                }
+                let err = stderr(&out);
+                let expected_exit = if mode == "fail" { [0, 1] } else { [134, 134] };
+                let code = {
+                    use std::os::unix::process::ExitStatusExt;
+                    out.status.code().or(out.status.signal().map(|s| 128 + s))
+                };
+                if !code.is_some_and(|c| expected_exit.contains(&c)) {
+                    tally
+                        .problems
+                        .push(format!("{label}: exit {code:?}: {err}"));
+                }
+                if mode == "fail"
+                    && !finished
+                    && (err.trim_end().lines().count() != 1 || err.contains("internal error"))
+                {
+                    tally
+                        .problems
+                        .push(format!("{label}: not one clean line: {err}"));
+                }
+                if let Some(o) = check.trial(&work, finished, &label, &mut tally) {
+                    outcomes[o] += 1;
+                }
+                fs::remove_dir_all(&work).unwrap();
+                k += 1;
+                assert!(k < 500, "{} never finishes", w.name);
+            }
+            per_mode.push(outcomes);
+        }
+        let cell = |o: [usize; 3]| format!("{} / {} / {}", o[0], o[1], o[2]);
+        lines.push(format!(
+            "| {} | {writes} | {} | {} | {} |",
+            w.name,
+            cell(per_mode[0]),
+            cell(per_mode[1]),
+            cell(per_mode[2])
+        ));
+    }
+    if let Ok(path) = std::env::var("LAKESHELL_RELIABILITY_REPORT") {
+        let text = format!(
+            "## Crash points (local disk)\n\nEvery write a statement makes to its table's store (data files, the commit, deletes), with the process aborted before it, aborted after it, or the write failing: {} trials, {} problems. Each cell: table at the version before / at the version after / statement finished.\n\n| statement | writes | abort before | abort after | write fails |\n|---|---|---|---|---|\n{}\n{}",
+            tally.trials,
+            tally.problems.len(),
+            lines.join("\n"),
+            tally.problems.iter().map(|p| format!("\n- {p}")).collect::<String>()
+        );
+        append_report(&path, &text);
+    }
+    assert!(
+        tally.problems.is_empty(),
+        "{} of {} trials:\n{}",
+        tally.problems.len(),
+        tally.trials,
+        tally.problems.join("\n")
+    );
+}
+
+/// Adds a section to the report file both tests of this part write.
+fn append_report(path: &str, text: &str) {
+    let text = match fs::read_to_string(path) {
+        Ok(earlier) => format!("{earlier}\n\n{text}"),
+        Err(_) => text.to_string(),
+    };
+    fs::write(path, text).unwrap();
 }

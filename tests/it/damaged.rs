@@ -515,7 +515,10 @@ fn damaged_tables_fail_in_one_line_and_change_nothing() {
                 Some(1) => {
                     outcomes.push("error");
                     let mut clean = true;
-                    if err.contains("panicked") || err.contains("backtrace") {
+                    if err.contains("panicked")
+                        || err.contains("backtrace")
+                        || err.contains("internal error")
+                    {
                         problem(format!("panic or backtrace: {err}"));
                         clean = false;
                     }

@@ -21,6 +21,7 @@
 //! - `logic`: ternary logic partitioning, with and without data skipping, against DuckDB.
 //! - `damaged`: 30+ damaged tables through every statement family: one line, nothing changed.
 //! - `faults`: writes through a fault proxy in front of S3: once or not at all, bounded retries.
+//! - `writers`: four writers at once on local disk, S3 and Azure, their history checked.
 
 #![allow(
     clippy::unwrap_used,
@@ -54,3 +55,4 @@ mod s3;
 mod security;
 mod slt;
 mod stores;
+mod writers;

@@ -161,9 +161,9 @@ pub fn gcs_env(cmd: &mut Command, gcs: &Gcs) {
 pub struct Store<'a> {
     pub name: &'static str,
     pub warehouse: String,
-    env: Box<dyn Fn(&mut Command) + 'a>,
+    pub env: Box<dyn Fn(&mut Command) + 'a>,
     /// Python: storage options for delta-rs.
-    peer_options: String,
+    pub peer_options: String,
 }
 
 impl Store<'_> {
