@@ -14,7 +14,8 @@
 //! - `ingest`: COPY INTO, each file once (local disk, S3, two loads at once).
 //! - `docs`: `lakeshell docs` rendered in headless Chromium.
 //! - `races`: maintenance racing other writers in real processes, on local disk and on S3.
-//! - `crashes`: writes killed with SIGKILL at random points: a committed version, nothing lost.
+//! - `crashes`: writes killed with SIGKILL at random points (local disk and S3), and aborted or
+//!   failed at every write to the store: a committed version, nothing lost.
 //! - `fuzz`: generated statements of every family: no panic, no hang, one-line errors.
 //! - `security`: `${var}` values stay values in strings; nothing is written outside a table.
 //! - `durability`: under strace, no local commit is acknowledged without its fsyncs.
