@@ -249,7 +249,7 @@ impl Check<'_> {
         tally.trials += 1;
         let table_dir = work.join("lakehouse").join(w.table.replace('.', "/"));
         let mut problem = |what: String| tally.problems.push(format!("{label}: {what}"));
-        let mut now = rows(&work, w.table);
+        let mut now = rows(work, w.table);
         // Before the commit: the version before. After it: the version the write made (or,
         // for a write that changes no rows, such as VACUUM's start and end commits, any
         // version between).
@@ -273,11 +273,11 @@ impl Check<'_> {
         };
         if now.is_none() {
             // A CTAS killed before its commit: running it again succeeds.
-            let again = lakeshell(&work).args(["-q", "-c", w.sql]).output().unwrap();
+            let again = lakeshell(work).args(["-q", "-c", w.sql]).output().unwrap();
             if !again.status.success() {
                 problem(format!("the write run again fails: {}", stderr(&again)));
             }
-            now = rows(&work, w.table);
+            now = rows(work, w.table);
             if now.as_ref() != Some(&after) {
                 problem("the write run again has other rows".into());
             }
@@ -306,8 +306,8 @@ impl Check<'_> {
             }
             // What the killed write left: orphans only, which VACUUM removes.
             let orphans = unread(&table_dir);
-            tally.orphans_left += orphans.difference(&base_unread).count();
-            let next = lakeshell(&work)
+            tally.orphans_left += orphans.difference(base_unread).count();
+            let next = lakeshell(work)
                 .args([
                     "-q",
                     "-c",
@@ -321,7 +321,7 @@ impl Check<'_> {
             // The night's VACUUM, hours later: what a killed write left is past the window
             // that protects writes in flight.
             age(&table_dir, Duration::from_secs(2 * 3600));
-            let vacuum = lakeshell(&work)
+            let vacuum = lakeshell(work)
                 .args([
                     "-q",
                     "-c",

@@ -192,12 +192,12 @@ fn run_writers(store: &Store, seed: u64, per_writer: usize) -> Figures {
         "CREATE TABLE j.t (id BIGINT, amount BIGINT); INSERT INTO j.t VALUES (0, 0)",
     ]));
     let mut rngs: Vec<Rng> = (0..WRITERS)
-        .map(|w| Rng(seed ^ (w as u64 + 1) * 0x9e37))
+        .map(|w| Rng(seed ^ ((w as u64 + 1) * 0x9e37)))
         .collect();
     // Each writer's rows as its acknowledged ops leave them (its next op is chosen from them).
     let mut models: Vec<BTreeMap<i64, i64>> = vec![BTreeMap::new(); WRITERS];
     let mut running: Vec<Option<(Child, Op)>> = (0..WRITERS).map(|_| None).collect();
-    let mut steps = vec![0usize; WRITERS];
+    let mut steps = [0usize; WRITERS];
     let mut done: Vec<Done> = Vec::new();
     loop {
         let mut busy = false;
@@ -257,6 +257,7 @@ fn run_writers(store: &Store, seed: u64, per_writer: usize) -> Figures {
         ..Figures::default()
     };
     let mut committed = vec![false; done.len()];
+    let names_version = regex::Regex::new(r"version \d+").unwrap();
     for (i, d) in done.iter().enumerate() {
         let sql = d.op.sql();
         let n = commits_of(&sql);
@@ -287,7 +288,6 @@ fn run_writers(store: &Store, seed: u64, per_writer: usize) -> Figures {
                     figures.other_errors.push(d.err.clone());
                 } else {
                     figures.conflicts += 1;
-                    let names_version = regex::Regex::new(r"version \d+").unwrap();
                     assert!(
                         names_version.is_match(&d.err),
                         "{label}: the conflict does not name the competing version: {}",
