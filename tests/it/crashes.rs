@@ -672,3 +672,43 @@ fn kill_9_during_writes_on_s3() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// A write killed while object_store's local store was writing a file leaves it under its
+/// staging name (`….parquet#1`), which no listing of the store shows: VACUUM finds those on
+/// local disk and deletes them once they are past the in-flight hour, not before.
+#[test]
+fn vacuum_removes_half_written_staging_files() {
+    let root = tempfile::tempdir().unwrap();
+    let base = base(root.path());
+    let table = base.join("lakehouse/d/k");
+    let old = table.join("p=1/part-00000-killed-c000.snappy.parquet#1");
+    fs::write(&old, b"half a parquet file").unwrap();
+    age(&table, Duration::from_secs(2 * 3600));
+    let young = table.join("p=2/part-00000-running-c000.snappy.parquet#2");
+    fs::write(&young, b"a file still being written").unwrap();
+    let before = rows(&base, "d.k");
+    let vacuum = "SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM d.k RETAIN 0 HOURS";
+    let dry = stdout(&run_ok(lakeshell(&base).args([
+        "-f",
+        "csv",
+        "-c",
+        &format!("{vacuum} DRY RUN"),
+    ])));
+    assert!(
+        dry.contains("part-00000-killed-c000.snappy.parquet#1"),
+        "{dry}"
+    );
+    assert!(!dry.contains("running"), "{dry}");
+    assert!(old.exists());
+    run_ok(lakeshell(&base).args(["-q", "-c", vacuum]));
+    assert!(!old.exists(), "the stale staging file is deleted");
+    assert!(
+        young.exists(),
+        "a file younger than the in-flight hour is kept"
+    );
+    assert_eq!(
+        rows(&base, "d.k").unwrap().1,
+        before.unwrap().1,
+        "VACUUM changes no rows"
+    );
+}
