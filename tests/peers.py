@@ -1,6 +1,9 @@
 """Reads a Delta table with the peers lakeshell must interoperate with, for the Rust tests.
 
 usage: peers.py read PATH COL[,COL...]   -> JSON {"deltalake": rows, "duckdb": rows, "version": n}
+       peers.py read-s3 URL COL[,COL...] ENDPOINT
+                                         -> the same for s3://bucket/table on a local S3 server
+                                            (access key and secret "test")
        peers.py write PATH               -> writes a small table with delta-rs (Python)
        peers.py mutate PATH              -> delta-rs updates, deletes, merges and optimizes a
                                             table with columns (id BIGINT, name STRING)
@@ -33,20 +36,28 @@ def norm(v):
     return str(v)
 
 
-def delta_extension():
+def delta_extension(name="delta"):
     import duckdb_ext  # noqa: F401  (the duckdb-ext-delta package)
     base = os.path.dirname(duckdb_ext.__file__) if getattr(duckdb_ext, "__file__", None) else list(duckdb_ext.__path__)[0]
-    found = glob.glob(os.path.join(base, "extensions", "v" + duckdb.__version__, "*", "delta.duckdb_extension"))
+    found = glob.glob(os.path.join(base, "extensions", "v" + duckdb.__version__, "*", name + ".duckdb_extension"))
     if not found:
-        raise SystemExit("delta.duckdb_extension not found under " + base)
+        raise SystemExit(name + ".duckdb_extension not found under " + base)
     return found[0]
 
 
-def read(path, cols):
-    dt = deltalake.DeltaTable(path)
+def read(path, cols, endpoint=None):
+    options = None
+    if endpoint:
+        options = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                   "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+    dt = deltalake.DeltaTable(path, storage_options=options)
     table = dt.to_pyarrow_table(columns=cols)
     by_deltalake = sorted(([norm(r[c]) for c in cols] for r in table.to_pylist()), key=json.dumps)
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    if endpoint:
+        con.execute("LOAD '%s'" % delta_extension("httpfs"))
+        con.execute("CREATE SECRET s (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', "
+                    "ENDPOINT '%s', URL_STYLE 'path', USE_SSL false)" % endpoint.split("://", 1)[-1])
     con.execute("LOAD '%s'" % delta_extension())
     quoted = ", ".join('"%s"' % c for c in cols)
     got = con.execute("SELECT %s FROM delta_scan(?)" % quoted, [path]).fetchall()
@@ -96,6 +107,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "read":
         read(sys.argv[2], sys.argv[3].split(","))
+    elif cmd == "read-s3":
+        read(sys.argv[2], sys.argv[3].split(","), sys.argv[4])
     elif cmd == "write":
         write(sys.argv[2])
     elif cmd == "mutate":

@@ -149,14 +149,20 @@ fn rows(dir: &Path, table: &str) -> Option<(u64, String)> {
 /// The table's rows as delta-rs and DuckDB read them, as `id,p,amount` lines sorted by id, and
 /// the version delta-rs opened.
 fn peer_rows(path: &Path) -> (u64, String, String) {
+    peers_read(&["read", path.to_str().unwrap(), "id,p,amount"])
+}
+
+/// The same, for a table on the S3 server at `endpoint`.
+fn peer_rows_s3(url: &str, endpoint: &str) -> (u64, String, String) {
+    peers_read(&["read-s3", url, "id,p,amount", endpoint])
+}
+
+/// `tests/peers.py` with `args`: the version delta-rs opened and both peers' rows.
+fn peers_read(args: &[&str]) -> (u64, String, String) {
     let script = repo().join("tests/peers.py");
-    let got: serde_json::Value = serde_json::from_str(&run_python(&[
-        script.to_str().unwrap(),
-        "read",
-        path.to_str().unwrap(),
-        "id,p,amount",
-    ]))
-    .unwrap();
+    let mut all = vec![script.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let got: serde_json::Value = serde_json::from_str(&run_python(&all)).unwrap();
     let lines = |v: &serde_json::Value| -> String {
         let mut rows: Vec<(i64, String)> = v
             .as_array()
@@ -555,8 +561,8 @@ fn append_report(path: &str, text: &str) {
 /// files older than the in-flight hour, which S3 objects cannot be made).
 const ON_S3: &[&str] = &["INSERT", "MERGE", "UPDATE", "DELETE", "OPTIMIZE"];
 
-/// kill -9 during writes on S3 (moto): the table opens in lakeshell and delta-rs at the version
-/// before or after the write with exactly its rows, and the next write succeeds.
+/// kill -9 during writes on S3 (moto): the table opens in lakeshell, delta-rs and DuckDB at the
+/// version before or after the write with exactly its rows, and the next write succeeds.
 #[test]
 fn kill_9_during_writes_on_s3() {
     let per = campaign_count("LAKESHELL_RELIABILITY_TRIALS", 1);
@@ -581,15 +587,6 @@ fn kill_9_during_writes_on_s3() {
         .unwrap();
         build_base(&dir);
         (dir, format!("s3://lake/k{n}"))
-    };
-    let delta_rs = |url: &str| -> (u64, String) {
-        let code = format!(
-            "from deltalake import DeltaTable\nt = DeltaTable('{url}/d/k', storage_options={{'AWS_ENDPOINT_URL': '{}', 'AWS_ACCESS_KEY_ID': 'test', 'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_REGION': 'us-east-1', 'AWS_ALLOW_HTTP': 'true'}})\nrows = sorted(t.to_pyarrow_table(columns=['id', 'p', 'amount']).to_pylist(), key=lambda r: r['id'])\nprint(t.version())\nprint(''.join(f\"{{r['id']}},{{r['p']}},{{r['amount']}}\\n\" for r in rows), end='')\nimport os; os._exit(0)",
-            moto.endpoint
-        );
-        let out = run_python(&["-c", &code]);
-        let (v, rows) = out.split_once('\n').unwrap();
-        (v.trim().parse().unwrap(), rows.to_string())
     };
     let mut problems = Vec::new();
     let mut lines = Vec::new();
@@ -636,13 +633,19 @@ fn kill_9_during_writes_on_s3() {
                 continue;
             };
             outcomes[if status.success() { 2 } else { which }] += 1;
-            let (pv, peer) = delta_rs(&url);
+            let (pv, by_delta_rs, by_duckdb) = peer_rows_s3(&format!("{url}/d/k"), &moto.endpoint);
             let mine: String = now.1.lines().skip(1).map(|l| format!("{l}\n")).collect();
-            if pv != now.0 || peer != mine {
+            if pv != now.0 {
                 problems.push(format!(
-                    "{label}: delta-rs opens version {pv} with other rows, lakeshell {}",
+                    "{label}: delta-rs opens version {pv}, lakeshell {}",
                     now.0
                 ));
+            }
+            if by_delta_rs != mine {
+                problems.push(format!("{label}: delta-rs reads other rows"));
+            }
+            if by_duckdb != mine {
+                problems.push(format!("{label}: DuckDB reads other rows"));
             }
             let next = lakeshell(&work)
                 .args(["-q", "-c", "INSERT INTO d.k VALUES (-1, 0, 0.0)"])
@@ -663,7 +666,7 @@ fn kill_9_during_writes_on_s3() {
     }
     if let Ok(path) = std::env::var("LAKESHELL_RELIABILITY_REPORT") {
         let text = format!(
-            "## kill -9 during writes (S3, moto)\n\nSeed {seed}. {trials} trials; after each, lakeshell and delta-rs open the same committed version with its rows and the next write succeeds; {} problems.\n\n| statement | trials | uninterrupted run | killed before commit | killed after commit | finished |\n|---|---|---|---|---|---|\n{}\n{}",
+            "## kill -9 during writes (S3, moto)\n\nSeed {seed}. {trials} trials; after each, lakeshell, delta-rs and DuckDB read the same committed version with its rows and the next write succeeds; {} problems.\n\n| statement | trials | uninterrupted run | killed before commit | killed after commit | finished |\n|---|---|---|---|---|---|\n{}\n{}",
             problems.len(),
             lines.join("\n"),
             problems.iter().map(|p| format!("\n- {p}")).collect::<String>()

@@ -1,0 +1,4 @@
+//! `datafusion::sql::sqlparser`, the path lakeshell's sources use, without DataFusion.
+pub mod sql {
+    pub use sqlparser;
+}
