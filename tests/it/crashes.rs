@@ -157,6 +157,24 @@ fn peer_rows_s3(url: &str, endpoint: &str) -> (u64, String, String) {
     peers_read(&["read-s3", url, "id,p,amount", endpoint])
 }
 
+/// How delta-rs and DuckDB (`peers`, from [`peer_rows`]) disagree with lakeshell's `version`
+/// and `rows` (CSV with its header).
+fn peers_disagree(version: u64, rows: &str, peers: (u64, String, String)) -> Vec<String> {
+    let (pv, by_delta_rs, by_duckdb) = peers;
+    let mine: String = rows.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let mut out = Vec::new();
+    if pv != version {
+        out.push(format!("delta-rs opens version {pv}, lakeshell {version}"));
+    }
+    if by_delta_rs != mine {
+        out.push("delta-rs reads other rows".into());
+    }
+    if by_duckdb != mine {
+        out.push("DuckDB reads other rows".into());
+    }
+    out
+}
+
 /// `tests/peers.py` with `args`: the version delta-rs opened and both peers' rows.
 fn peers_read(args: &[&str]) -> (u64, String, String) {
     let script = repo().join("tests/peers.py");
@@ -299,16 +317,8 @@ impl Check<'_> {
             1
         };
         if let Some((v, mine)) = &now {
-            let (pv, by_delta_rs, by_duckdb) = peer_rows(&table_dir);
-            if pv != *v {
-                problem(format!("delta-rs opens version {pv}, lakeshell {v}"));
-            }
-            let mine: String = mine.lines().skip(1).map(|l| format!("{l}\n")).collect();
-            if by_delta_rs != mine {
-                problem("delta-rs reads other rows".into());
-            }
-            if by_duckdb != mine {
-                problem("DuckDB reads other rows".into());
+            for p in peers_disagree(*v, mine, peer_rows(&table_dir)) {
+                problem(p);
             }
             // What the killed write left: orphans only, which VACUUM removes.
             let orphans = unread(&table_dir);
@@ -633,19 +643,9 @@ fn kill_9_during_writes_on_s3() {
                 continue;
             };
             outcomes[if status.success() { 2 } else { which }] += 1;
-            let (pv, by_delta_rs, by_duckdb) = peer_rows_s3(&format!("{url}/d/k"), &moto.endpoint);
-            let mine: String = now.1.lines().skip(1).map(|l| format!("{l}\n")).collect();
-            if pv != now.0 {
-                problems.push(format!(
-                    "{label}: delta-rs opens version {pv}, lakeshell {}",
-                    now.0
-                ));
-            }
-            if by_delta_rs != mine {
-                problems.push(format!("{label}: delta-rs reads other rows"));
-            }
-            if by_duckdb != mine {
-                problems.push(format!("{label}: DuckDB reads other rows"));
+            let peers = peer_rows_s3(&format!("{url}/d/k"), &moto.endpoint);
+            for p in peers_disagree(now.0, &now.1, peers) {
+                problems.push(format!("{label}: {p}"));
             }
             let next = lakeshell(&work)
                 .args(["-q", "-c", "INSERT INTO d.k VALUES (-1, 0, 0.0)"])
