@@ -172,17 +172,20 @@ fn stale_staging_files(dir: &std::path::Path, hours: f64) -> Vec<(std::path::Pat
         };
         for e in entries.flatten() {
             let path = e.path();
+            // Not following links: a linked folder is not the table's to clean.
+            let Ok(kind) = e.file_type() else { continue };
             let Ok(meta) = e.metadata() else { continue };
-            if meta.is_dir() {
+            if kind.is_dir() {
                 if e.file_name() != "_delta_log" {
                     pending.push(path);
                 }
                 continue;
             }
             let name = e.file_name().to_string_lossy().into_owned();
-            let staging = name
-                .rsplit_once('#')
-                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let staging = kind.is_file()
+                && name
+                    .rsplit_once('#')
+                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
             let old = meta.modified().is_ok_and(|m| m < cutoff);
             if staging && old {
                 if let Ok(rel) = path.strip_prefix(dir) {
