@@ -17,7 +17,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(pieces) = split::split(text) {
         for p in pieces {
             let line = p.line();
-            assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "{p:?}");
+            assert!(
+                line >= 1 && line <= text.lines().count().max(1) + 1,
+                "{p:?}"
+            );
             if let split::Piece::Sql { text: sql, .. } = &p {
                 assert!(!sql.trim().is_empty(), "an empty statement: {p:?}");
             }
