@@ -5,6 +5,6 @@ pub mod error {
         Parse(String),
         UndefinedVariable(String),
     }
-    pub type Result<T> = std::result::Result<T, LakeError>;
+    pub type Result<T, E = LakeError> = std::result::Result<T, E>;
     pub fn remember_secret(_: &str) {}
 }
