@@ -13,6 +13,8 @@
 //! commit is checked against RESTOREs that re-added planned files since the plan was made
 //! ([`super::commit_check`]).
 
+use std::sync::Arc;
+
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::operations::vacuum::VacuumMode;
 use deltalake::protocol::DeltaOperation;
@@ -95,14 +97,19 @@ pub async fn plan(
             name
         )));
     }
+    let ahead = test_hours_ahead();
     let dry_run = |hours: f64, mode: VacuumMode| {
-        table
+        let builder = table
             .clone()
             .vacuum()
             .with_retention_period(chrono::Duration::milliseconds((hours * 3_600_000.0) as i64))
             .with_enforce_retention_duration(false)
             .with_mode(mode)
-            .with_dry_run(true)
+            .with_dry_run(true);
+        match ahead {
+            Some(h) => builder.with_clock(Arc::new(Ahead(h))),
+            None => builder,
+        }
     };
     // Removed files past the retention, and files no version ever referenced (left by a write
     // that was killed or failed) once they are past it and at least IN_FLIGHT_HOURS old, so a
@@ -143,7 +150,8 @@ pub async fn plan(
     let root = table.log_store().root_url().to_file_path().ok();
     let staging = match &root {
         Some(dir) => {
-            let (dir, older) = (dir.clone(), hours.max(IN_FLIGHT_HOURS));
+            let older = hours.max(IN_FLIGHT_HOURS) - ahead.unwrap_or(0.0);
+            let dir = dir.clone();
             tokio::task::spawn_blocking(move || stale_staging_files(&dir, older))
                 .await
                 .unwrap_or_default()
@@ -160,10 +168,35 @@ pub async fn plan(
     })
 }
 
+/// Test-only: `LAKESHELL_TEST_VACUUM_HOURS_AHEAD=n` plans VACUUM as if it ran `n` hours from
+/// now, so tests can check on object stores (whose files cannot be aged) that VACUUM removes
+/// what killed writes left.
+fn test_hours_ahead() -> Option<f64> {
+    std::env::var("LAKESHELL_TEST_VACUUM_HOURS_AHEAD")
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A clock that many hours ahead of the system's.
+#[derive(Debug)]
+struct Ahead(f64);
+
+impl deltalake::operations::vacuum::Clock for Ahead {
+    fn current_timestamp_millis(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + (self.0 * 3_600_000.0) as i64
+    }
+}
+
 /// Files under `dir` (not in `_delta_log`) named as object_store's local store names a file
 /// it is still writing (`name#N`) and last modified more than `hours` ago, relative to `dir`.
 fn stale_staging_files(dir: &std::path::Path, hours: f64) -> Vec<(std::path::PathBuf, u64)> {
-    let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs_f64(hours * 3600.0);
+    let now = std::time::SystemTime::now();
+    let cutoff = if hours >= 0.0 {
+        now - std::time::Duration::from_secs_f64(hours * 3600.0)
+    } else {
+        now + std::time::Duration::from_secs_f64(-hours * 3600.0)
+    };
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {

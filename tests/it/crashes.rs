@@ -579,8 +579,22 @@ const ON_S3: &[&str] = &[
     "COPY INTO",
 ];
 
+/// The objects of the table at argv[1] on the S3 server at argv[2] that its current version
+/// does not read (its log aside), one per line.
+const UNREAD_ON_S3: &str = "import sys, boto3, os\n\
+from deltalake import DeltaTable\n\
+url, endpoint = sys.argv[1], sys.argv[2]\n\
+opts = {'AWS_ENDPOINT_URL': endpoint, 'AWS_ACCESS_KEY_ID': 'test', 'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_REGION': 'us-east-1', 'AWS_ALLOW_HTTP': 'true'}\n\
+live = set(DeltaTable(url, storage_options=opts).file_uris())\n\
+s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n\
+bucket, prefix = url[len('s3://'):].split('/', 1)\n\
+keys = [o['Key'] for page in s3.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix + '/') for o in page.get('Contents', [])]\n\
+print('\\n'.join(k for k in keys if '/_delta_log/' not in k and 's3://%s/%s' % (bucket, k) not in live))\n\
+sys.stdout.flush(); os._exit(0)\n";
+
 /// kill -9 during writes on S3 (moto): the table opens in lakeshell, delta-rs and DuckDB at the
-/// version before or after the write with exactly its rows, and the next write succeeds.
+/// version before or after the write with exactly its rows, the next write succeeds, and a
+/// VACUUM hours later leaves nothing that no version reads.
 #[test]
 fn kill_9_during_writes_on_s3() {
     let per = campaign_count("LAKESHELL_RELIABILITY_TRIALS", 1);
@@ -685,6 +699,31 @@ fn kill_9_during_writes_on_s3() {
             if !next.status.success() {
                 problems.push(format!("{label}: the next write fails: {}", stderr(&next)));
             }
+            // The night's VACUUM, hours later (S3 objects cannot be aged: VACUUM plans as if it
+            // ran two hours from now): nothing is left that no version reads.
+            let vacuum = lakeshell(&work)
+                .env("LAKESHELL_TEST_VACUUM_HOURS_AHEAD", "2")
+                .args([
+                    "-q",
+                    "-c",
+                    &format!("SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM {} RETAIN 0 HOURS", w.table),
+                ])
+                .output()
+                .unwrap();
+            if !vacuum.status.success() {
+                problems.push(format!("{label}: VACUUM fails: {}", stderr(&vacuum)));
+            }
+            let left = run_python(&[
+                "-c",
+                UNREAD_ON_S3,
+                &format!("{url}/{}", w.table.replace('.', "/")),
+                &moto.endpoint,
+            ]);
+            if !left.trim().is_empty() {
+                problems.push(format!(
+                    "{label}: VACUUM leaves files no version reads: {left}"
+                ));
+            }
         }
         lines.push(format!(
             "| {} | {per} | {:.0} ms | {} | {} | {} |",
@@ -695,9 +734,40 @@ fn kill_9_during_writes_on_s3() {
             outcomes[2]
         ));
     }
+    // Orphans for certain: an INSERT aborted just before its commit (its fifth write, after
+    // four data files). A VACUUM now keeps them (they may be a running write's); one hours
+    // later removes them.
+    let (work, url) = project("orphans");
+    let insert = WRITES.iter().find(|w| w.name == "INSERT").unwrap();
+    let out = lakeshell(&work)
+        .env("LAKESHELL_TEST_CRASH_AT", "5:before")
+        .args(["-q", "-c", insert.sql])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the INSERT was to abort");
+    let unread_now = || run_python(&["-c", UNREAD_ON_S3, &format!("{url}/d/k"), &moto.endpoint]);
+    let before_vacuum = unread_now();
+    let vacuum = |ahead: &str| {
+        run_ok(
+            lakeshell(&work)
+                .env("LAKESHELL_TEST_VACUUM_HOURS_AHEAD", ahead)
+                .args(["-q", "-c", "SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM d.k RETAIN 0 HOURS"]),
+        );
+    };
+    // The base's removed files go (RETAIN 0 HOURS); the aborted INSERT's four files stay.
+    vacuum("0");
+    let kept = unread_now();
+    assert_eq!(
+        kept.lines().count(),
+        4,
+        "a VACUUM within the hour keeps them: {kept}"
+    );
+    assert!(kept.lines().all(|f| before_vacuum.contains(f)), "{kept}");
+    vacuum("2");
+    assert_eq!(unread_now().trim(), "", "a VACUUM hours later removes them");
     if let Ok(path) = std::env::var("LAKESHELL_RELIABILITY_REPORT") {
         let text = format!(
-            "## kill -9 during writes (S3, moto)\n\nSeed {seed}. {trials} trials; after each, lakeshell, delta-rs and DuckDB read the same committed version with its rows and the next write succeeds; {} problems.\n\n| statement | trials | uninterrupted run | killed before commit | killed after commit | finished |\n|---|---|---|---|---|---|\n{}\n{}",
+            "## kill -9 during writes (S3, moto)\n\nSeed {seed}. {trials} trials; after each, lakeshell, delta-rs and DuckDB read the same committed version with its rows, the next write succeeds, and VACUUM (planned as if two hours later) leaves no file that no version reads; {} problems.\n\n| statement | trials | uninterrupted run | killed before commit | killed after commit | finished |\n|---|---|---|---|---|---|\n{}\n{}",
             problems.len(),
             lines.join("\n"),
             problems.iter().map(|p| format!("\n- {p}")).collect::<String>()
