@@ -48,7 +48,6 @@ pub struct VacuumPlan {
     /// names (`part-….parquet#3`), which the store's listings never show; relative to the
     /// table's folder.
     staging: Vec<(std::path::PathBuf, u64)>,
-    root: Option<std::path::PathBuf>,
     retention_hours: f64,
     minimum_hours: f64,
     check_retention: bool,
@@ -147,21 +146,20 @@ pub async fn plan(
         .try_filter_map(|f| async move { Ok(f) })
         .try_collect()
         .await?;
-    let root = table.log_store().root_url().to_file_path().ok();
-    let staging = match &root {
-        Some(dir) => {
-            let older = hours.max(IN_FLIGHT_HOURS) - ahead.unwrap_or(0.0);
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || stale_staging_files(&dir, older))
+    let staging = match table.log_store().root_url().to_file_path() {
+        Ok(dir) => {
+            let ahead = std::time::Duration::from_secs_f64(ahead.unwrap_or(0.0).max(0.0) * 3600.0);
+            let age = std::time::Duration::from_secs_f64(hours.max(IN_FLIGHT_HOURS) * 3600.0);
+            let cutoff = std::time::SystemTime::now() + ahead - age;
+            tokio::task::spawn_blocking(move || stale_staging_files(&dir, cutoff))
                 .await
                 .unwrap_or_default()
         }
-        None => vec![],
+        Err(()) => vec![],
     };
     Ok(VacuumPlan {
         files,
         staging,
-        root,
         retention_hours: hours,
         minimum_hours,
         check_retention,
@@ -189,14 +187,11 @@ impl deltalake::operations::vacuum::Clock for Ahead {
 }
 
 /// Files under `dir` (not in `_delta_log`) named as object_store's local store names a file
-/// it is still writing (`name#N`) and last modified more than `hours` ago, relative to `dir`.
-fn stale_staging_files(dir: &std::path::Path, hours: f64) -> Vec<(std::path::PathBuf, u64)> {
-    let now = std::time::SystemTime::now();
-    let cutoff = if hours >= 0.0 {
-        now - std::time::Duration::from_secs_f64(hours * 3600.0)
-    } else {
-        now + std::time::Duration::from_secs_f64(-hours * 3600.0)
-    };
+/// it is still writing (`name#N`) and last modified before `cutoff`, relative to `dir`.
+fn stale_staging_files(
+    dir: &std::path::Path,
+    cutoff: std::time::SystemTime,
+) -> Vec<(std::path::PathBuf, u64)> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
@@ -284,7 +279,7 @@ pub async fn execute(
             .await);
         }
     };
-    if let Some(root) = &plan.root {
+    if let Ok(root) = log_store.root_url().to_file_path() {
         for (rel, _) in &plan.staging {
             let file = root.join(rel);
             match std::fs::remove_file(&file) {
