@@ -196,7 +196,10 @@ impl Shell {
         if let Some(screen) = paging {
             output::page(&paged, screen)?;
         }
-        result.map_err(|e| self.engine.explain(e))
+        match result {
+            Err(e) => Err(self.engine.explain(e).await),
+            ok => ok,
+        }
     }
 
     /// Runs one meta command.

@@ -3,9 +3,10 @@
 //! storage can be queried by path without registering anything first.
 //!
 //! Every store a query reads through (those built here and those delta-rs registers for its
-//! scans) is watched: a data file that is not found is noted in [`Missing`], so a
-//! failed read can say which file of the table is gone, whatever text the reader wrapped the
-//! storage error in.
+//! scans) is watched in [`Reads`]: a data file that is not found is noted, so a failed read can
+//! say which file of the table is gone, whatever text the reader wrapped the storage error in;
+//! and so is each CSV or JSON file opened, so a record that does not parse can be found again
+//! and named with its file and line.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -31,29 +32,35 @@ pub struct LakeStores {
     /// Scoped credentials, consulted for each store's URL.
     secrets: Arc<super::secrets::Secrets>,
     cache: RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
-    missing: Arc<Missing>,
+    reads: Arc<Reads>,
 }
 
 impl LakeStores {
     /// A registry whose stores use `options` (environment and config file already merged in)
-    /// and the secret scoped to each store's URL, noting data files not found in `missing`.
+    /// and the secret scoped to each store's URL, noting what statements read in `reads`.
     pub fn new(
         options: StorageOptions,
         secrets: Arc<super::secrets::Secrets>,
-        missing: Arc<Missing>,
+        reads: Arc<Reads>,
     ) -> Self {
         LakeStores {
             options,
             secrets,
             cache: RwLock::default(),
-            missing,
+            reads,
         }
     }
 
-    fn watched(&self, inner: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+    /// `inner`, the store for `url`, watched.
+    fn watched(&self, url: &Url, inner: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        let mut root = url.clone();
+        root.set_path("/");
+        root.set_query(None);
+        root.set_fragment(None);
         Arc::new(Watched {
             inner,
-            missing: Arc::clone(&self.missing),
+            root,
+            reads: Arc::clone(&self.reads),
         })
     }
 
@@ -157,7 +164,7 @@ impl ObjectStoreRegistry for LakeStores {
         url: &Url,
         store: Arc<dyn ObjectStore>,
     ) -> Option<Arc<dyn ObjectStore>> {
-        let store = self.watched(store);
+        let store = self.watched(url, store);
         self.cache.write().ok()?.insert(key(url), store)
     }
 
@@ -181,7 +188,7 @@ impl ObjectStoreRegistry for LakeStores {
             return Ok(store);
         }
         let options = super::options::merged(&self.options, secret);
-        let store = self.watched(Self::build(url, &options)?);
+        let store = self.watched(url, Self::build(url, &options)?);
         if let Ok(mut c) = self.cache.write() {
             c.insert(k, Arc::clone(&store));
         }
@@ -189,40 +196,89 @@ impl ObjectStoreRegistry for LakeStores {
     }
 }
 
-/// The data files a statement's reads did not find.
+/// What a statement's reads touched: the data files not found, and the CSV and JSON files
+/// opened (at most [`Reads::OPENED`] of them).
 #[derive(Debug, Default)]
-pub struct Missing(std::sync::Mutex<Vec<String>>);
+pub struct Reads {
+    missing: std::sync::Mutex<Vec<String>>,
+    opened: std::sync::Mutex<Vec<Opened>>,
+}
 
-impl Missing {
-    /// Forgets what earlier statements missed.
+/// A CSV or JSON file a statement opened, and the store to read it again from.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The file's URL.
+    pub url: Url,
+    pub store: Arc<dyn ObjectStore>,
+    pub path: Path,
+}
+
+impl Reads {
+    /// How many opened files are kept per statement.
+    const OPENED: usize = 64;
+
+    /// Forgets what earlier statements read.
     pub fn clear(&self) {
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.missing.lock() {
             m.clear();
+        }
+        if let Ok(mut o) = self.opened.lock() {
+            o.clear();
         }
     }
 
-    /// The first data file not found since [`Missing::clear`].
-    pub fn first(&self) -> Option<String> {
-        self.0.lock().ok()?.first().cloned()
+    /// The first data file not found since [`Reads::clear`].
+    pub fn first_missing(&self) -> Option<String> {
+        self.missing.lock().ok()?.first().cloned()
     }
 
-    fn note(&self, e: &object_store::Error) {
+    /// The CSV and JSON files opened since [`Reads::clear`], in the order first opened.
+    pub fn opened(&self) -> Vec<Opened> {
+        self.opened.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    fn note_missing(&self, e: &object_store::Error) {
         if let object_store::Error::NotFound { path, .. } = e {
             // The log is probed for versions that do not exist yet; only data files count.
             if !path.contains("_delta_log") {
-                if let Ok(mut m) = self.0.lock() {
+                if let Ok(mut m) = self.missing.lock() {
                     m.push(path.clone());
                 }
             }
         }
     }
+
+    fn note_opened(&self, w: &Watched, path: &Path) {
+        let text = matches!(
+            path.extension().map(str::to_ascii_lowercase).as_deref(),
+            Some("csv" | "tsv" | "json" | "ndjson" | "jsonl")
+        );
+        if !text || path.as_ref().contains("_delta_log") {
+            return;
+        }
+        let Ok(mut o) = self.opened.lock() else {
+            return;
+        };
+        if o.len() >= Self::OPENED || o.iter().any(|f| &f.path == path) {
+            return;
+        }
+        if let Ok(url) = w.root.join(path.as_ref()) {
+            o.push(Opened {
+                url,
+                store: Arc::clone(&w.inner),
+                path: path.clone(),
+            });
+        }
+    }
 }
 
-/// A store whose failed reads are noted in [`Missing`]; everything else passes through.
+/// A store whose reads are noted in [`Reads`]; everything passes through.
 #[derive(Debug)]
 struct Watched {
     inner: Arc<dyn ObjectStore>,
-    missing: Arc<Missing>,
+    /// The store's URL without a path (`s3://bucket/`, `file:///`).
+    root: Url,
+    reads: Arc<Reads>,
 }
 
 impl std::fmt::Display for Watched {
@@ -258,9 +314,10 @@ impl ObjectStore for Watched {
         // A HEAD is a probe (is this name a file?), not a read of a data file.
         let probe = options.head;
         let r = self.inner.get_opts(location, options).await;
-        if let Err(e) = &r {
-            if !probe {
-                self.missing.note(e);
+        if !probe {
+            match &r {
+                Err(e) => self.reads.note_missing(e),
+                Ok(_) => self.reads.note_opened(self, location),
             }
         }
         r
@@ -272,8 +329,9 @@ impl ObjectStore for Watched {
         ranges: &[std::ops::Range<u64>],
     ) -> object_store::Result<Vec<bytes::Bytes>> {
         let r = self.inner.get_ranges(location, ranges).await;
-        if let Err(e) = &r {
-            self.missing.note(e);
+        match &r {
+            Err(e) => self.reads.note_missing(e),
+            Ok(_) => self.reads.note_opened(self, location),
         }
         r
     }

@@ -1,7 +1,8 @@
 //! The careful path of file loads (COPY INTO, read_files): CSV and JSON read record by record
 //! (see [`crate::ingest::records`]) when bad records are kept apart (a dead-letter table,
 //! `mode` DROPMALFORMED or PERMISSIVE), and, after a plain load failed, the file and line it
-//! failed on.
+//! failed on; and for any statement that failed decoding a CSV or JSON file it read (a file read
+//! by path, in a query, an INSERT or a MERGE), the file and line.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use super::read_files::{as_strings, widened, with_hints, with_types};
 use super::Engine;
 use crate::catalog;
 use crate::error::{LakeError, Result};
-use crate::ingest::records::{Records, Rejected};
+use crate::ingest::records::{CsvDialect, Records, Rejected};
 use crate::sql::copy_into::FileFormat;
 
 impl Engine {
@@ -192,6 +193,79 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// `e`, a failure decoding a CSV or JSON file the statement opened, with the file and the
+    /// line of its first record that does not parse: each opened file of that format is read
+    /// again, only now that the statement failed. A JSON error that no record explains still
+    /// names the file when the statement opened only one.
+    pub(super) async fn locate_bad_record(&self, e: LakeError) -> LakeError {
+        if let LakeError::OnTable { table, source } = e {
+            return LakeError::OnTable {
+                table,
+                source: Box::new(Box::pin(self.locate_bad_record(*source)).await),
+            };
+        }
+        let text = e.to_string();
+        let format = if text.contains("Json error") {
+            FileFormat::Json
+        } else if text.contains("Csv error") {
+            FileFormat::Csv
+        } else {
+            return e;
+        };
+        let opened: Vec<_> = self
+            .reads
+            .opened()
+            .into_iter()
+            .filter(|f| match f.path.extension() {
+                Some(x) if format == FileFormat::Json => {
+                    matches!(x.to_ascii_lowercase().as_str(), "json" | "ndjson" | "jsonl")
+                }
+                Some(x) => matches!(x.to_ascii_lowercase().as_str(), "csv" | "tsv"),
+                None => false,
+            })
+            .collect();
+        for f in &opened {
+            let dialect = CsvDialect {
+                header: true,
+                delimiter: if f.path.extension() == Some("tsv") {
+                    b'\t'
+                } else {
+                    b','
+                },
+                quote: b'"',
+                escape: None,
+            };
+            let bytes = match f.store.get(&f.path).await {
+                Ok(got) if got.meta.size <= REREAD_LIMIT => got.bytes().await,
+                _ => continue,
+            };
+            let Ok(bytes) = bytes else { continue };
+            let Ok(records) = Records::split(&bytes, format, dialect) else {
+                continue;
+            };
+            if let Some(bad) = records.rejected.first() {
+                return LakeError::BadStatement(format!(
+                    "{}:{}: {} (record: {})",
+                    catalog::display_url(&f.url),
+                    bad.line,
+                    bad.error,
+                    shortened(&bad.record)
+                ));
+            }
+        }
+        match opened.as_slice() {
+            [f] if format == FileFormat::Json => {
+                LakeError::BadStatement(format!("{}: {text}", catalog::display_url(&f.url)))
+            }
+            _ => e,
+        }
+    }
+}
+
+/// The largest CSV or JSON file read again to find a bad record's line.
+const REREAD_LIMIT: u64 = 256 << 20;
+
 /// One row of NULLs.
 pub(super) fn null_row(schema: &SchemaRef) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = schema
@@ -230,12 +304,32 @@ pub(super) fn file_letters(rejected: &[(String, Rejected)]) -> Vec<Letter> {
         .collect()
 }
 
-/// A record for an error line: its first 80 characters.
+/// A record for an error line: its first 80 characters, control characters escaped (`\u{0}`),
+/// so a binary file's bytes cannot garble the terminal.
 pub(super) fn shortened(record: &str) -> String {
-    let t: String = record.chars().take(80).collect();
-    if t.len() < record.len() {
-        format!("{t}...")
-    } else {
-        t
+    let mut t = String::new();
+    for c in record.chars().take(80) {
+        if c.is_control() {
+            t.extend(c.escape_default());
+        } else {
+            t.push(c);
+        }
+    }
+    if record.chars().nth(80).is_some() {
+        t.push_str("...");
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    #[test]
+    fn records_in_error_lines_are_short_and_printable() {
+        assert_eq!(shortened("\0\u{1b}[2J{"), "\\u{0}\\u{1b}[2J{");
+        let long = "x".repeat(81);
+        assert_eq!(shortened(&long), format!("{}...", "x".repeat(80)));
+        assert_eq!(shortened(&long[..80]), "x".repeat(80));
     }
 }

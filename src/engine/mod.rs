@@ -56,7 +56,7 @@ pub use inspect::{TableSummary, VersionSummary};
 pub use progress::Progress;
 
 use crate::catalog::provider::{LakeUrlTables, WarehouseCatalog};
-use crate::catalog::stores::{LakeStores, Missing};
+use crate::catalog::stores::{LakeStores, Reads};
 use crate::catalog::{
     self, Registration, TableEntry, TableName, Warehouse, CATALOG, DEFAULT_SCHEMA,
 };
@@ -125,8 +125,8 @@ pub struct Engine {
     /// `lakeshell check --as-of`: the version CHECK reads when it names none (all tables, and
     /// per table).
     check_versions: std::sync::Mutex<(Option<u64>, std::collections::HashMap<String, u64>)>,
-    /// Data files the current statement's reads did not find.
-    missing: Arc<Missing>,
+    /// What the current statement read: data files not found, CSV and JSON files opened.
+    reads: Arc<Reads>,
     /// Read-only mode and what set it (`--read-only`, `target prod`): every statement that
     /// would write is refused before storage is touched.
     read_only: std::sync::Mutex<Option<String>>,
@@ -146,7 +146,7 @@ impl Engine {
         let run_id = uuid::Uuid::new_v4().to_string();
         vars.set_default("run_id", &run_id);
         let warehouse = Arc::new(warehouse);
-        let missing = Arc::new(Missing::default());
+        let reads = Arc::new(Reads::default());
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, DEFAULT_SCHEMA)
@@ -165,7 +165,7 @@ impl Engine {
             .with_object_store_registry(Arc::new(LakeStores::new(
                 warehouse.options().clone(),
                 Arc::clone(warehouse.secrets()),
-                Arc::clone(&missing),
+                Arc::clone(&reads),
             )))
             .build_arc()?;
         let state = SessionStateBuilder::new()
@@ -221,7 +221,7 @@ impl Engine {
             variables: Default::default(),
             progress: Default::default(),
             check_versions: Default::default(),
-            missing,
+            reads,
             read_only: Default::default(),
             secrets_loaded: Default::default(),
         })
@@ -302,8 +302,9 @@ impl Engine {
     }
 
     /// `e`, a statement's failure, said better when lakeshell knows more: a data file its reads
-    /// did not find names the file (whatever text the reader wrapped the storage error in).
-    pub fn explain(&self, e: LakeError) -> LakeError {
+    /// did not find names the file (whatever text the reader wrapped the storage error in), and
+    /// a CSV or JSON record that did not parse names its file and line.
+    pub async fn explain(&self, e: LakeError) -> LakeError {
         /// Errors a reader of data files gives (not lakeshell's own, such as a table not found).
         fn from_a_read(e: &LakeError) -> bool {
             match e {
@@ -343,10 +344,11 @@ impl Engine {
             let name = path.rsplit('/').next().unwrap_or(path);
             crate::error::missing_object(&e).is_some() || e.to_string().contains(name)
         };
-        match self.missing.first() {
+        match self.reads.first_missing() {
             Some(path) if from_a_read(&e) && about_a_missing_file(&path) => {
                 LakeError::MissingFile(path)
             }
+            _ if from_a_read(&e) => self.locate_bad_record(e).await,
             _ => e,
         }
     }
@@ -383,7 +385,7 @@ impl Engine {
     ) -> Result<Outcome> {
         self.drop_pending();
         self.drop_pending_letters();
-        self.missing.clear();
+        self.reads.clear();
         if let Ok(mut p) = self.progress.lock() {
             p.clone_from(&opts.progress);
         }

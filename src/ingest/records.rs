@@ -50,6 +50,16 @@ pub(crate) struct CsvDialect {
     pub escape: Option<u8>,
 }
 
+/// serde's error for one line, with its position as a column (serde counts the line as line 1
+/// of its own).
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((what, _)) => format!("{what} at column {}", e.column()),
+        None => text,
+    }
+}
+
 impl Records {
     /// Splits `bytes` into records and checks each one parses.
     pub(crate) fn split(bytes: &[u8], format: FileFormat, csv: CsvDialect) -> Result<Records> {
@@ -71,7 +81,7 @@ impl Records {
                     match serde_json::from_str::<serde_json::Value>(line) {
                         Ok(v) if v.is_object() => r.good.push((line.to_string(), line_no)),
                         Ok(_) => r.reject(line, line_no, "not a JSON object".into()),
-                        Err(e) => r.reject(line, line_no, format!("not valid JSON: {e}")),
+                        Err(e) => r.reject(line, line_no, format!("not valid JSON: {}", json_error(&e))),
                     }
                 }
             }
@@ -478,6 +488,10 @@ mod tests {
         let mut r = Records::split(text, FileFormat::Json, CSV).unwrap();
         let lines: Vec<u64> = r.rejected.iter().map(|x| x.line).collect();
         assert_eq!(lines, [2, 3]);
+        assert_eq!(
+            r.rejected[1].error,
+            "not valid JSON: EOF while parsing an object at column 8"
+        );
         let schema: SchemaRef =
             Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
         let rows: usize = r

@@ -259,3 +259,13 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Adds a section to a reliability report file (`LAKESHELL_RELIABILITY_REPORT`), which the tests
+/// of one part of the campaign write in turn.
+pub fn append_report(path: &str, text: &str) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(earlier) => format!("{earlier}\n\n{text}"),
+        Err(_) => text.to_string(),
+    };
+    std::fs::write(path, text).unwrap();
+}

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::common::{
-    campaign_count, campaign_seed, copy_dir, files_under, lakeshell, repo, run_ok, run_python,
-    stderr, stdout, Rng,
+    append_report, campaign_count, campaign_seed, copy_dir, files_under, lakeshell, repo, run_ok,
+    run_python, stderr, stdout, Rng,
 };
 
 /// A statement killed mid-run, and the table it writes.
@@ -556,15 +556,6 @@ fn every_crash_point_of_a_write_leaves_a_committed_version() {
         tally.trials,
         tally.problems.join("\n")
     );
-}
-
-/// Adds a section to the report file both tests of this part write.
-fn append_report(path: &str, text: &str) {
-    let text = match fs::read_to_string(path) {
-        Ok(earlier) => format!("{earlier}\n\n{text}"),
-        Err(_) => text.to_string(),
-    };
-    fs::write(path, text).unwrap();
 }
 
 /// The statements killed on S3: all of them (VACUUM's removal of leftovers is checked with a

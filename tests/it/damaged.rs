@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::common::{copy_dir, files_under, lakeshell, run_ok, stderr};
+use super::common::{append_report, copy_dir, files_under, lakeshell, run_ok, stderr};
 
 /// One damage: its name, the file its errors must name (if one file is damaged) and what it
 /// does to the table folder.
@@ -566,7 +566,158 @@ fn damaged_tables_fail_in_one_line_and_change_nothing() {
             header.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join("; "),
             rows.join("\n")
         );
-        fs::write(path, text).unwrap();
+        append_report(&path, &text);
+    }
+    assert!(
+        figures.problems.is_empty(),
+        "{} of {} trials:\n{}",
+        figures.problems.len(),
+        figures.trials,
+        figures.problems.join("\n")
+    );
+}
+
+/// One bad CSV or JSON file: its name in `landing/`, its text, and the line its errors must
+/// name (None where no single record is to blame).
+struct BadFile {
+    name: &'static str,
+    what: &'static str,
+    text: &'static [u8],
+    line: Option<u64>,
+}
+
+const BAD_FILES: &[BadFile] = &[
+    BadFile {
+        name: "garbled.json",
+        what: "JSON line not JSON",
+        text: b"{\"id\": 10, \"region\": \"eu\", \"amount\": 1.5}\n{\"id\" 11, \"region\": \"us\", \"amount\": 2.5}\n",
+        line: Some(2),
+    },
+    BadFile {
+        name: "truncated.json",
+        what: "JSON file truncated",
+        text: b"{\"id\": 10, \"region\": \"eu\", \"amount\": 1.5}\n{\"id\": 11, \"region\": \"us\", \"amount\": 2.5}\n{\"id\": 12, \"reg",
+        line: Some(3),
+    },
+    BadFile {
+        name: "array.json",
+        what: "JSON line an array",
+        text: b"{\"id\": 10, \"region\": \"eu\", \"amount\": 1.5}\n[11, \"us\", 2.5]\n",
+        line: Some(2),
+    },
+    BadFile {
+        name: "fields.csv",
+        what: "CSV record with an extra field",
+        text: b"id,region,amount\n10,eu,1.5\n11,us,2.5,extra\n",
+        line: Some(3),
+    },
+    BadFile {
+        name: "short.csv",
+        what: "CSV record with a field missing",
+        text: b"id,region,amount\n10,eu,1.5\n11,us,2.5\n12,eu\n",
+        line: Some(4),
+    },
+];
+
+/// Statements that read a file by path, each with `{f}` for the file's path.
+const FILE_READS: &[&str] = &[
+    "SELECT count(*) FROM '{f}'",
+    "SELECT * FROM '{f}' ORDER BY id",
+    "INSERT INTO d.t SELECT id, region, amount FROM '{f}'",
+    "MERGE INTO d.t AS t USING (SELECT id, region, amount FROM '{f}') s ON t.id = s.id WHEN MATCHED THEN UPDATE SET amount = s.amount WHEN NOT MATCHED THEN INSERT *",
+    "CREATE TABLE d.n AS SELECT * FROM '{f}'",
+    "COPY INTO d.t FROM '{f}' FILEFORMAT = {format} FORMAT_OPTIONS ('header' = 'true', 'inferSchema' = 'true')",
+    "SELECT * FROM read_files('{f}', header => true)",
+];
+
+#[test]
+fn bad_csv_and_json_files_fail_in_one_line_naming_file_and_line() {
+    let root = tempfile::tempdir().unwrap();
+    let base = base_table(root.path());
+    let mut figures = Figures::default();
+    let mut rows = Vec::new();
+    for (i, bad) in BAD_FILES.iter().enumerate() {
+        let mut outcomes = Vec::new();
+        for (j, template) in FILE_READS.iter().enumerate() {
+            let work = root.path().join(format!("f{i}-{j}"));
+            copy_dir(&base, &work);
+            fs::create_dir_all(work.join("landing")).unwrap();
+            fs::write(work.join("landing").join(bad.name), bad.text).unwrap();
+            let format = if bad.name.ends_with(".csv") {
+                "CSV"
+            } else {
+                "JSON"
+            };
+            let sql = template
+                .replace("{f}", &format!("landing/{}", bad.name))
+                .replace("{format}", format);
+            let lakehouse = work.join("lakehouse");
+            let before = snapshot(&lakehouse);
+            let out = lakeshell(&work).args(["-q", "-c", &sql]).output().unwrap();
+            let err = stderr(&out);
+            figures.trials += 1;
+            let mut problem = |what: String| {
+                figures
+                    .problems
+                    .push(format!("{} / {sql}: {what}", bad.what))
+            };
+            match out.status.code() {
+                Some(1) => {
+                    outcomes.push("error");
+                    let mut clean = true;
+                    if err.contains("panicked")
+                        || err.contains("backtrace")
+                        || err.contains("internal error")
+                    {
+                        problem(format!("panic or backtrace: {err}"));
+                        clean = false;
+                    }
+                    if err.trim_end().lines().count() != 1 {
+                        problem(format!("not one line: {err}"));
+                        clean = false;
+                    }
+                    let file = format!("/landing/{}", bad.name);
+                    let named = match bad.line {
+                        Some(l) => format!("{file}:{l}"),
+                        None => file,
+                    };
+                    if !err.contains(&named) {
+                        problem(format!("does not name {named}: {err}"));
+                        clean = false;
+                    }
+                    if snapshot(&lakehouse) != before {
+                        problem("a failed statement changed the warehouse".into());
+                        clean = false;
+                    }
+                    if clean {
+                        figures.failed_cleanly += 1;
+                    }
+                }
+                Some(0) => {
+                    outcomes.push("ok");
+                    problem("a bad file was read without an error".into());
+                }
+                other => {
+                    outcomes.push("crash");
+                    problem(format!("exit {other:?}: {err}"));
+                }
+            }
+            fs::remove_dir_all(&work).unwrap();
+        }
+        rows.push(format!("| {} | {} |", bad.what, outcomes.join(" · ")));
+    }
+    if let Ok(path) = std::env::var("LAKESHELL_RELIABILITY_REPORT") {
+        let text = format!(
+            "## Bad CSV and JSON files\n\n{} files × {} statements = {} trials: {} failed with one clean line naming the file and line, {} problems.\n\nStatements, in order (`f` the file): {}.\n\n| file | outcomes |\n|---|---|\n{}\n",
+            BAD_FILES.len(),
+            FILE_READS.len(),
+            figures.trials,
+            figures.failed_cleanly,
+            figures.problems.len(),
+            FILE_READS.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join("; "),
+            rows.join("\n")
+        );
+        append_report(&path, &text);
     }
     assert!(
         figures.problems.is_empty(),
