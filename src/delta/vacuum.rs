@@ -186,34 +186,40 @@ impl deltalake::operations::vacuum::Clock for Ahead {
     }
 }
 
-/// Files under `dir` (not in `_delta_log`) named as object_store's local store names a file
-/// it is still writing (`name#N`) and last modified before `cutoff`, relative to `dir`.
+/// Files under `dir` named as a file still being written and last modified before `cutoff`,
+/// relative to `dir`: object_store's local store writes `name#N` before renaming it to `name`
+/// (data files, and checkpoints in `_delta_log`), and lakeshell's durable store writes a commit
+/// to `_delta_log/.N.json.<uuid>.staging` before linking it to `N.json`. Only the top of
+/// `_delta_log` is looked at there, and nothing else in it.
 fn stale_staging_files(
     dir: &std::path::Path,
     cutoff: std::time::SystemTime,
 ) -> Vec<(std::path::PathBuf, u64)> {
+    let log = dir.join("_delta_log");
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
+        let in_log = d == log;
         for e in entries.flatten() {
             let path = e.path();
             // Not following links: a linked folder is not the table's to clean.
             let Ok(kind) = e.file_type() else { continue };
             let Ok(meta) = e.metadata() else { continue };
             if kind.is_dir() {
-                if e.file_name() != "_delta_log" {
+                if !in_log {
                     pending.push(path);
                 }
                 continue;
             }
             let name = e.file_name().to_string_lossy().into_owned();
-            let staging = kind.is_file()
-                && name
-                    .rsplit_once('#')
-                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let half_written = name
+                .rsplit_once('#')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let commit_staging = in_log && name.starts_with('.') && name.ends_with(".staging");
+            let staging = kind.is_file() && (half_written || commit_staging);
             let old = meta.modified().is_ok_and(|m| m < cutoff);
             if staging && old {
                 if let Ok(rel) = path.strip_prefix(dir) {

@@ -224,23 +224,54 @@ fn live_files(path: &Path) -> BTreeSet<PathBuf> {
         .collect()
 }
 
-/// Makes every data file of `table` look `by` older.
+/// Makes every data file of `table`, and every staging file in its log, look `by` older.
 fn age(table: &Path, by: Duration) {
+    age_files(
+        &data_files(table)
+            .into_iter()
+            .chain(log_staging(table))
+            .collect::<Vec<_>>(),
+        by,
+    );
+}
+
+/// Files in the table's log being written when the write was killed: a commit's staging file
+/// (`.N.json.<uuid>.staging`) or a checkpoint under object_store's staging name (`…#1`).
+fn log_staging(table: &Path) -> BTreeSet<PathBuf> {
+    let log = table.join("_delta_log");
+    fs::read_dir(&log)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy();
+                    (name.starts_with('.') && name.ends_with(".staging")) || name.contains('#')
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sets the modification time of `files` to `by` ago.
+fn age_files<'a>(files: impl IntoIterator<Item = &'a PathBuf>, by: Duration) {
     let then = std::time::SystemTime::now() - by;
-    for f in data_files(table) {
+    for f in files {
         fs::File::options()
             .append(true)
-            .open(&f)
+            .open(f)
             .and_then(|h| h.set_modified(then))
             .unwrap();
     }
 }
 
-/// Data files no version of the table reads now, relative to the table folder.
+/// Files no version of the table reads now, relative to the table folder: data files, and the
+/// staging files a killed write left in the log.
 fn unread(table: &Path) -> BTreeSet<PathBuf> {
     let live = live_files(table);
     data_files(table)
         .difference(&live)
+        .cloned()
+        .chain(log_staging(table))
         .filter_map(|p| p.strip_prefix(table).ok().map(Path::to_path_buf))
         .collect()
 }
@@ -770,8 +801,10 @@ fn kill_9_during_writes_on_s3() {
 }
 
 /// A write killed while object_store's local store was writing a file leaves it under its
-/// staging name (`….parquet#1`), which no listing of the store shows: VACUUM finds those on
-/// local disk and deletes them once they are past the in-flight hour, not before.
+/// staging name (`….parquet#1`, a checkpoint's in the log too), and one killed while lakeshell
+/// wrote its commit leaves the commit's staging file (`_delta_log/.N.json.<uuid>.staging`); no
+/// listing of the store shows them. VACUUM finds those on local disk and deletes them once they
+/// are past the in-flight hour, not before.
 #[test]
 fn vacuum_removes_half_written_staging_files() {
     let root = tempfile::tempdir().unwrap();
@@ -780,8 +813,18 @@ fn vacuum_removes_half_written_staging_files() {
     let old = table.join("p=1/part-00000-killed-c000.snappy.parquet#1");
     fs::write(&old, b"half a parquet file").unwrap();
     age(&table, Duration::from_secs(2 * 3600));
+    let old_commit = table.join("_delta_log/.00000000000000000009.json.5b9e0c1f.staging");
+    fs::write(&old_commit, b"{\"commitInfo\":{}}").unwrap();
+    let old_checkpoint = table.join("_delta_log/00000000000000000009.checkpoint.parquet#1");
+    fs::write(&old_checkpoint, b"half a checkpoint").unwrap();
+    age_files(
+        [&old_commit, &old_checkpoint],
+        Duration::from_secs(2 * 3600),
+    );
     let young = table.join("p=2/part-00000-running-c000.snappy.parquet#2");
     fs::write(&young, b"a file still being written").unwrap();
+    let young_commit = table.join("_delta_log/.00000000000000000009.json.77aa01c2.staging");
+    fs::write(&young_commit, b"{\"commitInfo\":{}}").unwrap();
     let before = rows(&base, "d.k");
     let vacuum = "SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM d.k RETAIN 0 HOURS";
     let dry = stdout(&run_ok(lakeshell(&base).args([
@@ -794,13 +837,28 @@ fn vacuum_removes_half_written_staging_files() {
         dry.contains("part-00000-killed-c000.snappy.parquet#1"),
         "{dry}"
     );
-    assert!(!dry.contains("running"), "{dry}");
+    assert!(
+        dry.contains(".00000000000000000009.json.5b9e0c1f.staging"),
+        "{dry}"
+    );
+    assert!(
+        !dry.contains("running") && !dry.contains("77aa01c2"),
+        "{dry}"
+    );
     assert!(old.exists());
     run_ok(lakeshell(&base).args(["-q", "-c", vacuum]));
     assert!(!old.exists(), "the stale staging file is deleted");
     assert!(
-        young.exists(),
-        "a file younger than the in-flight hour is kept"
+        !old_commit.exists(),
+        "the stale commit staging file is deleted"
+    );
+    assert!(
+        !old_checkpoint.exists(),
+        "the half-written checkpoint is deleted"
+    );
+    assert!(
+        young.exists() && young_commit.exists(),
+        "files younger than the in-flight hour are kept"
     );
     assert_eq!(
         rows(&base, "d.k").unwrap().1,
