@@ -206,6 +206,27 @@ pub fn new_table(entry: &TableEntry) -> Result<DeltaTable> {
         .build()?)
 }
 
+/// The local folder of `entry`, when it is on local disk and does not exist yet: a write that
+/// fails there may take away the folder it made ([`remove_empty_folder`]).
+pub fn folder_to_make(entry: &TableEntry) -> Option<std::path::PathBuf> {
+    let path = entry.url.to_file_path().ok()?;
+    (entry.url.scheme() == "file" && !path.exists()).then_some(path)
+}
+
+/// Removes `dir` if nothing but empty folders is under it (what a failed CREATE TABLE AS
+/// SELECT made before it wrote a file); a folder that holds a file stays, whoever wrote it.
+pub fn remove_empty_folder(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_folder(&e.path());
+            }
+        }
+    }
+    // Fails, and so keeps the folder, when anything is left in it.
+    let _ = std::fs::remove_dir(dir);
+}
+
 /// A table the catalog resolved: its display name, location and storage options.
 #[derive(Debug, Clone)]
 pub struct TableEntry {

@@ -76,7 +76,12 @@ impl Engine {
         } else {
             (WriteMode::Create, "CREATE TABLE AS SELECT")
         };
-        let (mut metrics, enforcement) = super::retry::retrying(|| async {
+        let made_here = if exists {
+            None
+        } else {
+            catalog::folder_to_make(&target)
+        };
+        let written = super::retry::retrying(|| async {
             let opened = Opened::default();
             // A replaced table that the query reads is read at the version it replaces.
             let table = if exists {
@@ -113,7 +118,18 @@ impl Engine {
             };
             Ok((write(&self.state(), input, req).await?, enforcement))
         })
-        .await?;
+        .await;
+        let (mut metrics, enforcement) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                // A failed CTAS leaves no empty table folder behind (one with files, a write
+                // cut short, is VACUUM's once the table exists).
+                if let Some(dir) = made_here {
+                    catalog::remove_empty_folder(&dir);
+                }
+                return Err(e);
+            }
+        };
         if exists && !ct.expectations.is_empty() {
             metrics.version = self.attach_only(&target, &ct.expectations, sql).await?;
         }

@@ -452,6 +452,22 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
+/// Every folder under `dir`.
+fn folders(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                found.push(e.path());
+                pending.push(e.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// The figures of one run of the campaign.
 #[derive(Default)]
 struct Figures {
@@ -652,7 +668,7 @@ fn bad_csv_and_json_files_fail_in_one_line_naming_file_and_line() {
                 .replace("{f}", &format!("landing/{}", bad.name))
                 .replace("{format}", format);
             let lakehouse = work.join("lakehouse");
-            let before = snapshot(&lakehouse);
+            let before = (snapshot(&lakehouse), folders(&lakehouse));
             let out = lakeshell(&work).args(["-q", "-c", &sql]).output().unwrap();
             let err = stderr(&out);
             figures.trials += 1;
@@ -685,8 +701,10 @@ fn bad_csv_and_json_files_fail_in_one_line_naming_file_and_line() {
                         problem(format!("does not name {named}: {err}"));
                         clean = false;
                     }
-                    if snapshot(&lakehouse) != before {
-                        problem("a failed statement changed the warehouse".into());
+                    if (snapshot(&lakehouse), folders(&lakehouse)) != before {
+                        problem(
+                            "a failed statement changed the warehouse (a file or a folder)".into(),
+                        );
                         clean = false;
                     }
                     if clean {
