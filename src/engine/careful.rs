@@ -19,7 +19,7 @@ use super::read_files::{as_strings, widened, with_hints, with_types};
 use super::Engine;
 use crate::catalog;
 use crate::error::{LakeError, Result};
-use crate::ingest::records::{CsvDialect, Records, Rejected};
+use crate::ingest::records::{Records, Rejected};
 use crate::sql::copy_into::FileFormat;
 
 impl Engine {
@@ -194,10 +194,11 @@ impl Engine {
 }
 
 impl Engine {
-    /// `e`, a failure decoding a CSV or JSON file the statement opened, with the file and the
-    /// line of its first record that does not parse: each opened file of that format is read
-    /// again, only now that the statement failed. A JSON error that no record explains still
-    /// names the file when the statement opened only one.
+    /// `e`, a failure decoding a CSV or JSON file the statement opened (a file read by path, or
+    /// by `read_files`, whose rows are read after it returned), with the file and the line of
+    /// its first record that does not parse or does not fit the types a plain read infers:
+    /// each opened file of that format is read again, only now that the statement failed. An
+    /// error that no record explains still names the file when the statement opened one.
     pub(super) async fn locate_bad_record(&self, e: LakeError) -> LakeError {
         if let LakeError::OnTable { table, source } = e {
             return LakeError::OnTable {
@@ -208,43 +209,54 @@ impl Engine {
         let text = e.to_string();
         let format = if text.contains("Json error") {
             FileFormat::Json
-        } else if text.contains("Csv error") {
+        } else if text.contains("Csv error") || text.contains("Error while parsing value") {
             FileFormat::Csv
         } else {
             return e;
+        };
+        let of_format = |path: &object_store::path::Path| {
+            let x = path.extension().map(str::to_ascii_lowercase);
+            match format {
+                FileFormat::Json => matches!(x.as_deref(), Some("json" | "ndjson" | "jsonl")),
+                _ => matches!(x.as_deref(), Some("csv" | "tsv")),
+            }
         };
         let opened: Vec<_> = self
             .reads
             .opened()
             .into_iter()
-            .filter(|f| match f.path.extension() {
-                Some(x) if format == FileFormat::Json => {
-                    matches!(x.to_ascii_lowercase().as_str(), "json" | "ndjson" | "jsonl")
-                }
-                Some(x) => matches!(x.to_ascii_lowercase().as_str(), "csv" | "tsv"),
-                None => false,
-            })
+            .filter(|f| of_format(&f.path))
             .collect();
         for f in &opened {
-            let dialect = CsvDialect {
-                header: true,
-                delimiter: if f.path.extension() == Some("tsv") {
-                    b'\t'
-                } else {
-                    b','
-                },
-                quote: b'"',
-                escape: None,
-            };
-            let bytes = match f.store.get(&f.path).await {
-                Ok(got) if got.meta.size <= REREAD_LIMIT => got.bytes().await,
-                _ => continue,
-            };
-            let Ok(bytes) = bytes else { continue };
-            let Ok(records) = Records::split(&bytes, format, dialect) else {
+            let Ok(meta) = f.store.head(&f.path).await else {
                 continue;
             };
-            if let Some(bad) = records.rejected.first() {
+            if meta.size > REREAD_LIMIT {
+                continue;
+            }
+            let sep = if f.path.extension() == Some("tsv") {
+                "\t"
+            } else {
+                ","
+            };
+            // As a file read by path is read: a CSV header, types inferred.
+            let read = FileRead {
+                format,
+                pattern: None,
+                files: vec![],
+                options: vec![
+                    ("header".into(), "true".into()),
+                    ("inferschema".into(), "true".into()),
+                    ("sep".into(), sep.into()),
+                ],
+                hints: vec![],
+                mode: Mode::FailFast,
+            };
+            let file = SourceFile {
+                url: f.url.clone(),
+                meta,
+            };
+            if let Some(bad) = self.first_bad(&file, &read).await {
                 return LakeError::BadStatement(format!(
                     "{}:{}: {} (record: {})",
                     catalog::display_url(&f.url),
@@ -255,7 +267,7 @@ impl Engine {
             }
         }
         match opened.as_slice() {
-            [f] if format == FileFormat::Json => {
+            [f] if !text.contains(&catalog::display_url(&f.url)) => {
                 LakeError::BadStatement(format!("{}: {text}", catalog::display_url(&f.url)))
             }
             _ => e,
