@@ -452,6 +452,24 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
+/// What is wrong with `err`, a failed statement's stderr: a panic or backtrace, more than one
+/// line, or one of `names` (the table, the damaged file) missing from it.
+fn unclean(err: &str, names: &[&str]) -> Vec<String> {
+    let mut wrong = Vec::new();
+    if err.contains("panicked") || err.contains("backtrace") || err.contains("internal error") {
+        wrong.push(format!("panic or backtrace: {err}"));
+    }
+    if err.trim_end().lines().count() != 1 {
+        wrong.push(format!("not one line: {err}"));
+    }
+    for name in names {
+        if !err.contains(name) {
+            wrong.push(format!("does not name {name}: {err}"));
+        }
+    }
+    wrong
+}
+
 /// Every folder under `dir`.
 fn folders(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -530,28 +548,12 @@ fn damaged_tables_fail_in_one_line_and_change_nothing() {
                 }
                 Some(1) => {
                     outcomes.push("error");
-                    let mut clean = true;
-                    if err.contains("panicked")
-                        || err.contains("backtrace")
-                        || err.contains("internal error")
-                    {
-                        problem(format!("panic or backtrace: {err}"));
-                        clean = false;
-                    }
-                    if err.trim_end().lines().count() != 1 {
-                        problem(format!("not one line: {err}"));
-                        clean = false;
-                    }
-                    if !err.contains("d.t") {
-                        problem(format!("does not name the table: {err}"));
-                        clean = false;
-                    }
-                    if let Some(f) = &damage.file {
-                        if !err.contains(f.as_str()) {
-                            problem(format!("does not name {f}: {err}"));
-                            clean = false;
-                        }
-                    }
+                    let names: Vec<&str> = std::iter::once("d.t")
+                        .chain(damage.file.as_deref())
+                        .collect();
+                    let unclean = unclean(&err, &names);
+                    let mut clean = unclean.is_empty();
+                    unclean.into_iter().for_each(&mut problem);
                     if before != after {
                         problem("a failed statement changed the log".into());
                         clean = false;
@@ -702,27 +704,14 @@ fn bad_csv_and_json_files_fail_in_one_line_naming_file_and_line() {
             match out.status.code() {
                 Some(1) => {
                     outcomes.push("error");
-                    let mut clean = true;
-                    if err.contains("panicked")
-                        || err.contains("backtrace")
-                        || err.contains("internal error")
-                    {
-                        problem(format!("panic or backtrace: {err}"));
-                        clean = false;
-                    }
-                    if err.trim_end().lines().count() != 1 {
-                        problem(format!("not one line: {err}"));
-                        clean = false;
-                    }
                     let file = format!("/landing/{}", bad.name);
                     let named = match bad.line {
                         Some(l) => format!("{file}:{l}"),
                         None => file,
                     };
-                    if !err.contains(&named) {
-                        problem(format!("does not name {named}: {err}"));
-                        clean = false;
-                    }
+                    let unclean = unclean(&err, &[&named]);
+                    let mut clean = unclean.is_empty();
+                    unclean.into_iter().for_each(&mut problem);
                     if (snapshot(&lakehouse), folders(&lakehouse)) != before {
                         problem(
                             "a failed statement changed the warehouse (a file or a folder)".into(),
