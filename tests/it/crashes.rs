@@ -276,6 +276,16 @@ fn unread(table: &Path) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// Runs `sql` in `work`; its stderr when it fails.
+fn run_sql(work: &Path, sql: &str) -> Result<(), String> {
+    let out = lakeshell(work).args(["-q", "-c", sql]).output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(stderr(&out))
+    }
+}
+
 /// What a trial is checked against: the statement, and its table before and after an
 /// uninterrupted run.
 struct Check<'a> {
@@ -328,9 +338,8 @@ impl Check<'_> {
         };
         if now.is_none() {
             // A CTAS killed before its commit: running it again succeeds.
-            let again = lakeshell(work).args(["-q", "-c", w.sql]).output().unwrap();
-            if !again.status.success() {
-                problem(format!("the write run again fails: {}", stderr(&again)));
+            if let Err(e) = run_sql(work, w.sql) {
+                problem(format!("the write run again fails: {e}"));
             }
             now = rows(work, w.table);
             if now.as_ref() != Some(&after) {
@@ -354,30 +363,18 @@ impl Check<'_> {
             // What the killed write left: orphans only, which VACUUM removes.
             let orphans = unread(&table_dir);
             tally.orphans_left += orphans.difference(base_unread).count();
-            let next = lakeshell(work)
-                .args([
-                    "-q",
-                    "-c",
-                    &format!("INSERT INTO {} VALUES (-1, 0, 0.0)", w.table),
-                ])
-                .output()
-                .unwrap();
-            if !next.status.success() {
-                problem(format!("the next write fails: {}", stderr(&next)));
+            if let Err(e) = run_sql(
+                work,
+                &format!("INSERT INTO {} VALUES (-1, 0, 0.0)", w.table),
+            ) {
+                problem(format!("the next write fails: {e}"));
             }
             // The night's VACUUM, hours later: what a killed write left is past the window
             // that protects writes in flight.
             age(&table_dir, Duration::from_secs(2 * 3600));
-            let vacuum = lakeshell(work)
-                .args([
-                    "-q",
-                    "-c",
-                    &format!("SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM {} RETAIN 0 HOURS", w.table),
-                ])
-                .output()
-                .unwrap();
-            if !vacuum.status.success() {
-                problem(format!("VACUUM fails: {}", stderr(&vacuum)));
+            let vacuum = format!("SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM {} RETAIN 0 HOURS", w.table);
+            if let Err(e) = run_sql(work, &vacuum) {
+                problem(format!("VACUUM fails: {e}"));
             }
             let left = unread(&table_dir);
             if !left.is_empty() {
@@ -677,9 +674,8 @@ fn kill_9_during_writes_on_s3() {
                 None if before.is_none() => {
                     // A CTAS killed before its commit: running it again succeeds.
                     which = Some(0);
-                    let again = lakeshell(&work).args(["-q", "-c", w.sql]).output().unwrap();
-                    if !again.status.success() {
-                        problems.push(format!("{label}: run again, it fails: {}", stderr(&again)));
+                    if let Err(e) = run_sql(&work, w.sql) {
+                        problems.push(format!("{label}: run again, it fails: {e}"));
                         continue;
                     }
                     rows(&work, w.table).unwrap()
@@ -711,16 +707,11 @@ fn kill_9_during_writes_on_s3() {
             for p in peers_disagree(now.0, &now.1, peers) {
                 problems.push(format!("{label}: {p}"));
             }
-            let next = lakeshell(&work)
-                .args([
-                    "-q",
-                    "-c",
-                    &format!("INSERT INTO {} VALUES (-1, 0, 0.0)", w.table),
-                ])
-                .output()
-                .unwrap();
-            if !next.status.success() {
-                problems.push(format!("{label}: the next write fails: {}", stderr(&next)));
+            if let Err(e) = run_sql(
+                &work,
+                &format!("INSERT INTO {} VALUES (-1, 0, 0.0)", w.table),
+            ) {
+                problems.push(format!("{label}: the next write fails: {e}"));
             }
             // The night's VACUUM, hours later (S3 objects cannot be aged: VACUUM plans as if it
             // ran two hours from now): nothing is left that no version reads.
