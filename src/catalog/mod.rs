@@ -111,16 +111,22 @@ pub fn open_store(url: &Url, options: &StorageOptions) -> Result<(Arc<dyn Object
     Ok((store, path))
 }
 
-/// True when `url` holds a Delta table (a `_delta_log/` with at least one file).
+/// True when `url` holds a Delta table (a `_delta_log/` with at least one file, not counting
+/// hidden ones: a commit still being written, or whose writer was killed, is not a table yet).
 pub async fn is_delta_table(url: &Url, options: &StorageOptions) -> Result<bool> {
     let (store, path) = open_store(url, options)?;
     let log = path.clone().join("_delta_log");
     let mut listing = store.list(Some(&log));
-    match listing.try_next().await {
-        Ok(Some(_)) => Ok(true),
-        Ok(None) => Ok(false),
-        Err(object_store::Error::NotFound { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
+    loop {
+        match listing.try_next().await {
+            // A file being written when its writer was killed (`.N.json.<uuid>.staging`, the
+            // first commit's included) is not a table yet.
+            Ok(Some(m)) if m.location.filename().is_some_and(|n| n.starts_with('.')) => {}
+            Ok(Some(_)) => return Ok(true),
+            Ok(None) => return Ok(false),
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -791,6 +791,44 @@ fn kill_9_during_writes_on_s3() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// A CTAS killed while lakeshell wrote its first commit leaves `_delta_log` holding only that
+/// commit's staging file: there is no table yet, so running the CTAS again succeeds (found by
+/// the kill campaign, where it said "table already exists" of a table that did not open), and
+/// VACUUM later removes the leftover.
+#[test]
+fn a_ctas_killed_in_its_first_commit_can_run_again() {
+    let root = tempfile::tempdir().unwrap();
+    let log = root.path().join("lakehouse/d/c/_delta_log");
+    fs::create_dir_all(&log).unwrap();
+    let staging = log.join(".00000000000000000000.json.0d1f5c3e.staging");
+    fs::write(&staging, b"{\"commitInfo\":{}}\n").unwrap();
+    let missing = lakeshell(root.path())
+        .args(["-q", "-c", "SELECT * FROM d.c"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&missing).contains("not found"),
+        "{}",
+        stderr(&missing)
+    );
+    run_sql(
+        root.path(),
+        "CREATE TABLE d.c AS SELECT 1 AS id, 0 AS p, 0.5 AS amount",
+    )
+    .unwrap();
+    assert_eq!(rows(root.path(), "d.c").unwrap().0, 0);
+    age_files([&staging], Duration::from_secs(2 * 3600));
+    run_sql(
+        root.path(),
+        "SET spark.databricks.delta.retentionDurationCheck.enabled = false; VACUUM d.c RETAIN 0 HOURS",
+    )
+    .unwrap();
+    assert!(
+        !staging.exists(),
+        "VACUUM removes the killed commit's staging file"
+    );
+}
+
 /// A write killed while object_store's local store was writing a file leaves it under its
 /// staging name (`….parquet#1`, a checkpoint's in the log too), and one killed while lakeshell
 /// wrote its commit leaves the commit's staging file (`_delta_log/.N.json.<uuid>.staging`); no
