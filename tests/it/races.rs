@@ -315,7 +315,7 @@ fn check_pairs(store: Store, rounds: usize) {
         }
         rows.push(format!(
             "| {} | {} | {} | {} |",
-            pair.name,
+            pair.name.replace('|', "\\|"),
             2 * rounds,
             ended.both_committed,
             ended.one_failed
