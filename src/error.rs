@@ -538,3 +538,49 @@ mod tests {
         assert_eq!(e.at(origin).exit_code(), 1);
     }
 }
+
+thread_local! {
+    /// How many panic-catching polls are running on this thread ([`caught_panics`]).
+    static CATCHING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// True while a panic on this thread is being caught and turned into an error, so the
+/// process's panic hook stays quiet about it.
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(|c| c.get() > 0)
+}
+
+/// `fut` with a panic while it is polled caught: `Err` carries the panic's message.
+pub async fn caught_panics<T>(
+    fut: impl std::future::Future<Output = T>,
+) -> std::result::Result<T, String> {
+    use futures::FutureExt;
+    struct Quiet<F>(std::pin::Pin<Box<F>>);
+    impl<F: std::future::Future> std::future::Future for Quiet<F> {
+        type Output = F::Output;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<F::Output> {
+            struct Leave;
+            impl Drop for Leave {
+                fn drop(&mut self) {
+                    CATCHING.with(|c| c.set(c.get().saturating_sub(1)));
+                }
+            }
+            CATCHING.with(|c| c.set(c.get() + 1));
+            let _leave = Leave;
+            self.0.as_mut().poll(cx)
+        }
+    }
+    std::panic::AssertUnwindSafe(Quiet(Box::pin(fut)))
+        .catch_unwind()
+        .await
+        .map_err(|payload| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into())
+        })
+}

@@ -41,7 +41,7 @@ fn main() {
 #[allow(clippy::print_stderr)]
 fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| {
-        if std::thread::current().name() != Some("main") {
+        if std::thread::current().name() != Some("main") || lakeshell::error::panic_is_caught() {
             return;
         }
         let msg = info

@@ -7,7 +7,7 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
 use deltalake::DeltaTable;
 
-use super::{commit_properties, Commit, Retry, WriteMetrics};
+use super::{commit_properties, guarded, Commit, Retry, WriteMetrics};
 use crate::error::Result;
 
 /// Deletes the rows of `table` matching `predicate` (all rows when None).
@@ -29,7 +29,7 @@ pub async fn delete(
     if let Some(h) = super::test_pause() {
         builder = builder.with_custom_execute_handler(h);
     }
-    let (table, metrics) = match builder.await {
+    let (table, metrics) = match guarded(commit.table, builder).await? {
         Ok(done) => done,
         Err(e) => {
             return Err(super::explain_failure(

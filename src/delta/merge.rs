@@ -7,7 +7,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::DataFrame;
 
-use super::{commit_properties, on_table, Commit, Retry, WriteMetrics};
+use super::{commit_properties, guarded, on_table, Commit, Retry, WriteMetrics};
 use crate::error::Result;
 
 /// One clause, ready for delta-rs.
@@ -116,7 +116,7 @@ pub async fn merge(
     if let Some(h) = super::test_pause() {
         b = b.with_custom_execute_handler(h);
     }
-    let (table, metrics) = match b.await {
+    let (table, metrics) = match guarded(commit.table, b).await? {
         Ok(done) => done,
         Err(e) => {
             return Err(super::explain_failure(

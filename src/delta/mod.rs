@@ -175,6 +175,24 @@ fn clean_cause(e: deltalake::DeltaTableError) -> String {
     LakeError::from(e).to_string()
 }
 
+/// Awaits one of delta-rs's operations on `table`, a panic inside it (a bug in delta-rs, such as
+/// its SQL printer failing on `note IN (TIMESTAMP '2024-01-01 10:00:00', region)`) coming back
+/// as one line: the process, and the REPL, go on. Nothing is half-committed by a panic: a
+/// commit is one file, written or not.
+pub(crate) async fn guarded<T>(
+    table: &str,
+    op: impl std::future::IntoFuture<Output = deltalake::DeltaResult<T>>,
+) -> Result<deltalake::DeltaResult<T>, LakeError> {
+    crate::error::caught_panics(op.into_future()).await.map_err(|msg| {
+        let msg = crate::error::one_line(&msg);
+        LakeError::Unsupported(if msg.contains("formatting trait implementation returned an error") {
+            format!("{table}: delta-rs cannot record this statement's condition in the commit as SQL; compare values of one type (cast explicitly) or use plain comparisons")
+        } else {
+            format!("{table}: delta-rs failed on this statement ({msg}, a bug in delta-rs); the table is at its last committed version")
+        })
+    })
+}
+
 /// Wraps a delta-rs failure with the table's name.
 pub(crate) fn on_table(table: &str) -> impl Fn(deltalake::DeltaTableError) -> LakeError + '_ {
     move |e| LakeError::from(e).on_table(table)
