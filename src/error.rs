@@ -576,11 +576,14 @@ pub async fn caught_panics<T>(
     std::panic::AssertUnwindSafe(Quiet(Box::pin(fut)))
         .catch_unwind()
         .await
-        .map_err(|payload| {
-            payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".into())
-        })
+        .map_err(|payload| panic_message(payload.as_ref()))
+}
+
+/// What a panic said (its payload's text).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }

@@ -44,12 +44,7 @@ fn quiet_panics() {
         if std::thread::current().name() != Some("main") || lakeshell::error::panic_is_caught() {
             return;
         }
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
+        let msg = lakeshell::error::panic_message(info.payload());
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

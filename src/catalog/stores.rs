@@ -197,7 +197,7 @@ impl ObjectStoreRegistry for LakeStores {
 }
 
 /// What a statement's reads touched: the data files not found, and the CSV and JSON files
-/// opened (at most [`Reads::OPENED`] of them).
+/// opened (the first 64 of them).
 #[derive(Debug, Default)]
 pub struct Reads {
     missing: std::sync::Mutex<Vec<String>>,
