@@ -204,12 +204,12 @@ pub struct Reads {
     opened: std::sync::Mutex<Vec<Opened>>,
 }
 
-/// A CSV or JSON file a statement opened, and the store to read it again from.
+/// A CSV or JSON file a statement opened.
 #[derive(Debug, Clone)]
 pub struct Opened {
     /// The file's URL.
     pub url: Url,
-    pub store: Arc<dyn ObjectStore>,
+    /// Its path in its store.
     pub path: Path,
 }
 
@@ -265,7 +265,6 @@ impl Reads {
         if let Ok(url) = w.root.join(path.as_ref()) {
             o.push(Opened {
                 url,
-                store: Arc::clone(&w.inner),
                 path: path.clone(),
             });
         }

@@ -107,12 +107,17 @@ impl Engine {
         Ok((df, rejected, fitted))
     }
 
-    pub(super) async fn file_bytes(&self, f: &SourceFile) -> Result<bytes::Bytes> {
-        let url = ListingTableUrl::parse(f.url.as_str())?;
-        let store = self
+    /// The session's store for the file at `url`.
+    fn file_store(&self, url: &url::Url) -> Result<Arc<dyn object_store::ObjectStore>> {
+        let url = ListingTableUrl::parse(url.as_str())?;
+        Ok(self
             .state()
             .runtime_env()
-            .object_store(url.object_store())?;
+            .object_store(url.object_store())?)
+    }
+
+    pub(super) async fn file_bytes(&self, f: &SourceFile) -> Result<bytes::Bytes> {
+        let store = self.file_store(&f.url)?;
         Ok(store.get(&f.meta.location).await?.bytes().await?)
     }
 
@@ -228,7 +233,10 @@ impl Engine {
             .filter(|f| of_format(&f.path))
             .collect();
         for f in &opened {
-            let Ok(meta) = f.store.head(&f.path).await else {
+            let Ok(store) = self.file_store(&f.url) else {
+                continue;
+            };
+            let Ok(meta) = store.head(&f.path).await else {
                 continue;
             };
             if meta.size > REREAD_LIMIT {
