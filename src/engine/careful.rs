@@ -187,12 +187,7 @@ impl Engine {
             format!("COPY INTO {table}")
         };
         LakeError::BadStatement(match self.first_bad(f, c).await {
-            Some(bad) => format!(
-                "{what}: {file}:{}: {} (record: {})",
-                bad.line,
-                bad.error,
-                shortened(&bad.record)
-            ),
+            Some(bad) => format!("{what}: {}", at_record(&file, &bad)),
             None => format!("{what}: {file}: {e}"),
         })
     }
@@ -219,18 +214,11 @@ impl Engine {
         } else {
             return e;
         };
-        let of_format = |path: &object_store::path::Path| {
-            let x = path.extension().map(str::to_ascii_lowercase);
-            match format {
-                FileFormat::Json => matches!(x.as_deref(), Some("json" | "ndjson" | "jsonl")),
-                _ => matches!(x.as_deref(), Some("csv" | "tsv")),
-            }
-        };
         let opened: Vec<_> = self
             .reads
             .opened()
             .into_iter()
-            .filter(|f| of_format(&f.path))
+            .filter(|f| super::read_files::by_extension(f.path.as_ref()) == Some(format))
             .collect();
         for f in &opened {
             let Ok(store) = self.file_store(&f.url) else {
@@ -265,13 +253,7 @@ impl Engine {
                 meta,
             };
             if let Some(bad) = self.first_bad(&file, &read).await {
-                return LakeError::BadStatement(format!(
-                    "{}:{}: {} (record: {})",
-                    catalog::display_url(&f.url),
-                    bad.line,
-                    bad.error,
-                    shortened(&bad.record)
-                ));
+                return LakeError::BadStatement(at_record(&catalog::display_url(&f.url), &bad));
             }
         }
         match opened.as_slice() {
@@ -281,6 +263,16 @@ impl Engine {
             _ => e,
         }
     }
+}
+
+/// `file:line: error (record: ...)`, for a record that does not parse or fit.
+fn at_record(file: &str, bad: &Rejected) -> String {
+    format!(
+        "{file}:{}: {} (record: {})",
+        bad.line,
+        bad.error,
+        shortened(&bad.record)
+    )
 }
 
 /// The largest CSV or JSON file read again to find a bad record's line.
